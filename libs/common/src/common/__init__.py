@@ -1,0 +1,1 @@
+"""Shared concerns of the Kaden services."""

@@ -1,0 +1,1 @@
+"""Kaden reporting service."""
