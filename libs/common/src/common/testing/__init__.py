@@ -1,0 +1,1 @@
+"""Test support shared by the Kaden packages (pytest plugins and helpers)."""

@@ -1,0 +1,14 @@
+"""Composition root of the dialer service: `uvicorn --factory dialer.main:create_app`."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from common.app import ServiceSpec, create_service_app
+from common.settings import ServiceSettings
+
+SPEC = ServiceSpec(name="dialer")
+
+
+def create_app(settings: ServiceSettings | None = None) -> FastAPI:
+    return create_service_app(SPEC, settings)
