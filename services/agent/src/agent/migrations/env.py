@@ -1,3 +1,0 @@
-from common.migrations import run_env
-
-run_env(target_metadata=[])
