@@ -17,16 +17,18 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Protocol
 
 from aiokafka import AIOKafkaProducer
-from fastapi import APIRouter, FastAPI, Response
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from opentelemetry import trace
 from sqlalchemy import MetaData, text
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from common.auth import TokenVerifier
+from common.clock import Clock, SystemClock
 from common.consumer import BatchHandler, ConsumerRunner, Handler
 from common.db import create_engine, create_session_factory
 from common.errors import install_error_handlers
@@ -43,6 +45,16 @@ from common.topics import Topic, physical_name
 log = logging.getLogger(__name__)
 
 
+class Worker(Protocol):
+    """A background loop of a service (consumer runner, scheduler, pacing loop...)."""
+
+    name: str
+
+    async def run(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
 @dataclass
 class ServiceSpec:
     """What makes one service different from another."""
@@ -51,7 +63,8 @@ class ServiceSpec:
     routers: Sequence[APIRouter] = ()
     migrations: Path | None = None  # the service's own alembic revisions, if it owns tables
     metadata: MetaData | None = None
-    consumers: Callable[[ServiceRuntime], Sequence[ConsumerRunner]] = lambda _rt: ()
+    # Background workers (consumers, schedulers) run in the "worker" and "all" roles.
+    workers: Callable[[ServiceRuntime], Sequence[Worker]] = lambda _rt: ()
     settings_cls: type[ServiceSettings] = ServiceSettings
 
 
@@ -64,7 +77,8 @@ class ServiceRuntime:
     engine: Any = None
     sessions: Any = None
     outbox: Outbox = field(default_factory=Outbox)
-    event_store: EventStore | None = None
+    event_store: EventStore = field(default_factory=lambda: EventStore("/kaden"))
+    clock: Clock = field(default_factory=SystemClock)
     producer: AIOKafkaProducer | None = None
     workers: dict[str, asyncio.Task[None]] = field(default_factory=dict)
     worker_errors: dict[str, str] = field(default_factory=dict)
@@ -97,6 +111,7 @@ class ServiceRuntime:
         self.sessions = create_session_factory(self.engine)
         self.outbox = Outbox(s.kafka_topic_prefix)
         self.event_store = EventStore(source=f"/kaden/{self.spec.name}", outbox_=self.outbox)
+        self.clock = SystemClock(s.clock_offset_s)
         if s.migrate_on_start:
             await upgrade_to_head(s.database_url, self.spec.migrations,
                                   [self.spec.metadata] if self.spec.metadata else [])
@@ -106,8 +121,8 @@ class ServiceRuntime:
             relay = OutboxRelay(self.sessions, self.producer, self.spec.name,
                                 s.relay_batch_size, s.relay_idle_poll_s)
             self._supervise("outbox-relay", relay.run, relay.stop)
-            for runner in self.spec.consumers(self):
-                self._supervise(f"consumer:{runner.group_id}", runner.run, runner.stop)
+            for worker in self.spec.workers(self):
+                self._supervise(worker.name, worker.run, worker.stop)
 
     def _supervise(self, name: str, run: Callable[[], Awaitable[None]], stop: Callable[[], None]) -> None:
         stopping = asyncio.Event()
@@ -155,6 +170,23 @@ class ServiceRuntime:
             checks[name] = "stopped" if task.done() else (
                 f"restarting: {self.worker_errors[name]}" if name in self.worker_errors else "ok")
         return checks
+
+
+def get_runtime(request: Request) -> ServiceRuntime:
+    runtime: ServiceRuntime = request.app.state.runtime
+    return runtime
+
+
+async def db_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """One transaction per request: committed when the handler returns normally."""
+    async with get_runtime(request).sessions() as session, session.begin():
+        yield session
+
+
+RuntimeDep = Annotated[ServiceRuntime, Depends(get_runtime)]
+# scope="function": commit BEFORE the response is sent, so a failed commit is an error
+# response, never a 200 for data that was not stored (FastAPI's default exits after).
+SessionDep = Annotated[AsyncSession, Depends(db_session, scope="function")]
 
 
 def create_service_app(spec: ServiceSpec, settings: ServiceSettings | None = None) -> FastAPI:

@@ -1,40 +1,41 @@
 """The idempotent consumer runner.
 
-For each batch of one partition, in ONE database transaction:
-  1. claim the event ids in ``processed_events`` (duplicates are skipped),
-  2. run the handler for each new event (its writes use the same session),
+For each poll (up to ``batch_size`` records over the assigned partitions), in ONE database
+transaction:
+  1. claim the event ids in ``processed_events`` (ids seen before are skipped),
+  2. run the handler for the new events (its writes use the same session),
   3. queue dead letters for poison records (through the outbox),
-  4. store the partition's next offset in ``consumer_offsets``.
-Then the offset is also committed to Kafka, only so that lag is visible to monitoring and
-autoscaling. On assignment the runner seeks to the offsets stored in the database, so a
-crash anywhere has no double effect and loses nothing. A rebalance waits for the batch in
-flight to commit before the partitions are given up.
+  4. store every partition's next offset in ``consumer_offsets``.
+Then the offsets are also committed to Kafka, only so that lag is visible to monitoring
+and autoscaling. On assignment the runner seeks to the offsets stored in the database, so
+a crash anywhere has no double effect and loses nothing. A rebalance waits for the
+transaction in flight before the partitions are given up.
 
 Failures: a record that is not a valid event, or whose payload does not parse, goes to the
-dead-letter topic at once with the reason; a handler error is retried ``max_attempts``
-times (one record at a time) and then dead-lettered; a database outage is retried forever
-(the partition is rewound, nothing is skipped).
+dead-letter topic with the reason; a handler error makes the runner retry the poll one
+record at a time, ``max_attempts`` times per record, then dead-letter that record; a
+database outage is retried forever (partitions are rewound, nothing is skipped).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import KafkaError
-from pydantic import ValidationError
-from sqlalchemy import func, select
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from opentelemetry import trace
+from pydantic import ValidationError
+from sqlalchemy import String, bindparam, select, text
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from common.db import consumer_offsets, processed_events, utcnow
+from common.db import UTCDateTime, consumer_offsets, utcnow
 from common.events import EnvelopeError, EventEnvelope, EventPayload, UnknownEventType, parse_payload
 from common.eventstore import Outbox
 from common.kafka import create_consumer
@@ -42,6 +43,8 @@ from common.metrics import CONSUMER_EVENT_AGE, CONSUMER_EVENTS, CONSUMER_LAG
 from common.telemetry import context_from_traceparent, tracer
 
 log = logging.getLogger(__name__)
+
+Batch = dict[TopicPartition, list[ConsumerRecord]]
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,7 @@ def per_event(handler: Handler) -> BatchHandler:
 
     return handle_batch
 
+
 # Errors that say the *record* is bad: retrying cannot help.
 _POISON = (EnvelopeError, UnknownEventType, ValidationError)
 # Errors that say the *database* is unreachable: retry forever, skip nothing.
@@ -83,11 +87,37 @@ class _Poison(Exception):
         self.reason = reason
 
 
+# Fixed statement texts (compiled once) for the per-poll bookkeeping.
+_CLAIM = {
+    "postgresql": text(
+        "INSERT INTO processed_events (group_id, event_id, processed_at) "
+        "SELECT :group_id, unnest(:ids), :now ON CONFLICT DO NOTHING RETURNING event_id"
+    ).bindparams(bindparam("ids", type_=ARRAY(String)), bindparam("now", type_=UTCDateTime)),
+    "sqlite": text(
+        "INSERT INTO processed_events (group_id, event_id, processed_at) "
+        "SELECT :group_id, value, :now FROM json_each(:ids) WHERE true "
+        "ON CONFLICT DO NOTHING RETURNING event_id"
+    ).bindparams(bindparam("now", type_=UTCDateTime)),
+}
+_KEEP_MAX = {"postgresql": "GREATEST", "sqlite": "MAX"}
+_STORE_OFFSET = {
+    dialect: text(
+        "INSERT INTO consumer_offsets (group_id, topic, partition, next_offset, updated_at) "
+        "VALUES (:group_id, :topic, :partition, :next_offset, :now) "
+        "ON CONFLICT (group_id, topic, partition) DO UPDATE SET "
+        # Never move backwards: a zombie owner finishing late must not rewind the group.
+        f"next_offset = {fn}(consumer_offsets.next_offset, excluded.next_offset), "
+        "updated_at = excluded.updated_at"
+    ).bindparams(bindparam("now", type_=UTCDateTime))
+    for dialect, fn in _KEEP_MAX.items()
+}
+
+
 class ConsumerRunner:
     """Runs a handler for every event of ``topics`` exactly once in effect.
 
     Give either ``handler`` (one event at a time) or ``batch_handler`` (all new events of a
-    partition batch at once: the fast path for projections that write in bulk).
+    poll at once, in per-partition order: the fast path for projections that write in bulk).
     """
 
     def __init__(
@@ -109,6 +139,7 @@ class ConsumerRunner:
         if (handler is None) == (batch_handler is None):
             raise ValueError("give exactly one of handler or batch_handler")
         self.group_id = group_id
+        self.name = f"consumer:{group_id}"
         self.topics = list(topics)
         self._handle_batch = batch_handler or per_event(handler)  # type: ignore[arg-type]
         self._sessions = session_factory
@@ -120,18 +151,14 @@ class ConsumerRunner:
         self._backoff = retry_backoff_s
         self._client_id = client_id or group_id
         self._consumer: AIOKafkaConsumer | None = None
-        self._lock = asyncio.Lock()  # held while a batch is in flight
+        self._lock = asyncio.Lock()  # held while a transaction is in flight
         self._stopping = asyncio.Event()
-        self._started = asyncio.Event()
-        self._is_postgres = "postgresql" in str(session_factory.kw["bind"].url)
+        self._dialect = session_factory.kw["bind"].dialect.name
 
     # ------------------------------------------------------------------ lifecycle
     def stop(self) -> None:
-        """Ask the loop to finish the batch in flight, leave the group and return."""
+        """Ask the loop to finish the transaction in flight, leave the group and return."""
         self._stopping.set()
-
-    async def wait_started(self) -> None:
-        await self._started.wait()
 
     async def run(self) -> None:
         consumer = create_consumer(
@@ -140,22 +167,18 @@ class ConsumerRunner:
         self._consumer = consumer
         consumer.subscribe(self.topics, listener=_TrackingListener(self))
         await consumer.start()
-        self._started.set()
         last_lag_update = 0.0
         loop = asyncio.get_running_loop()
         try:
             while not self._stopping.is_set():
-                batches = await consumer.getmany(timeout_ms=200, max_records=self._batch_size)
-                if not batches or self._stopping.is_set():
-                    continue
-                async with self._lock:
-                    owned = consumer.assignment()  # revoked while fetching: the new owner has it
-                    work = [(tp, recs) for tp, recs in batches.items() if tp in owned]
-                    # Partitions are independent: their transactions run side by side.
-                    done = await asyncio.gather(*(self._process(tp, recs) for tp, recs in work))
-                commits = {tp: off for (tp, _), off in zip(work, done, strict=True) if off is not None}
-                if commits:
-                    await self._commit_to_kafka(commits)
+                batch = await consumer.getmany(timeout_ms=200, max_records=self._batch_size)
+                if batch and not self._stopping.is_set():
+                    async with self._lock:
+                        owned = consumer.assignment()  # revoked while fetching: not ours now
+                        batch = {tp: recs for tp, recs in batch.items() if tp in owned}
+                        offsets = await self._process(batch) if batch else {}
+                    if offsets:
+                        await self._commit_to_kafka(offsets)
                 if loop.time() - last_lag_update > 5:
                     await self._update_lag()
                     last_lag_update = loop.time()
@@ -164,76 +187,90 @@ class ConsumerRunner:
                 await consumer.stop()
 
     # ------------------------------------------------------------------ processing
-    async def _process(self, tp: TopicPartition, records: list[ConsumerRecord]) -> int | None:
-        """Process one partition's batch; returns the next offset committed, or None."""
+    async def _process(self, batch: Batch) -> dict[TopicPartition, int]:
+        """Process one poll; returns the next offsets committed per partition."""
         try:
-            return await self._in_transaction(tp, records)
+            return await self._in_transaction(batch)
         except _INFRA as exc:
-            return await self._rewind(tp, records[0].offset, exc)
+            return await self._rewind({tp: recs[0].offset for tp, recs in batch.items()}, exc)
         except Exception:
-            log.warning("batch of %d from %s failed; isolating records", len(records), tp,
-                        exc_info=True)
-        committed: int | None = None
-        for record in records:
-            for attempt in range(1, self._max_attempts + 1):
-                try:
-                    committed = await self._in_transaction(tp, [record])
-                    break
-                except _INFRA as exc:
-                    return await self._rewind(tp, record.offset, exc)
-                except Exception as exc:
-                    if attempt == self._max_attempts:
-                        committed = await self._dead_letter_one(tp, record, exc)
-                    else:
-                        await asyncio.sleep(self._backoff * attempt)
+            log.warning("a batch of %d records failed; isolating records",
+                        sum(map(len, batch.values())), exc_info=True)
+        committed: dict[TopicPartition, int] = {}
+        for tp, records in batch.items():
+            for record in records:
+                for attempt in range(1, self._max_attempts + 1):
+                    try:
+                        committed |= await self._in_transaction({tp: [record]})
+                        break
+                    except _INFRA as exc:
+                        await self._rewind({tp: record.offset}, exc)
+                        return committed
+                    except Exception as exc:
+                        if attempt == self._max_attempts:
+                            committed |= await self._dead_letter_one(tp, record, exc)
+                        else:
+                            await asyncio.sleep(self._backoff * attempt)
         return committed
 
-    async def _in_transaction(self, tp: TopicPartition, records: list[ConsumerRecord]) -> int:
+    async def _in_transaction(self, batch: Batch) -> dict[TopicPartition, int]:
         events: list[ConsumedEvent] = []
-        poison: list[tuple[ConsumerRecord, str]] = []
-        for rec in records:
-            try:
-                env = EventEnvelope.from_kafka(rec.key, rec.value, list(rec.headers or ()))
-                events.append(ConsumedEvent(env, tp.topic, tp.partition, rec.offset))
-            except EnvelopeError as exc:
-                poison.append((rec, f"invalid envelope: {exc}"))
-        next_offset = records[-1].offset + 1
+        poison: list[tuple[TopicPartition, ConsumerRecord, str]] = []
+        for tp, records in batch.items():
+            for rec in records:
+                try:
+                    env = EventEnvelope.from_kafka(rec.key, rec.value, rec.headers)
+                    events.append(ConsumedEvent(env, tp.topic, tp.partition, rec.offset))
+                except EnvelopeError as exc:
+                    poison.append((tp, rec, f"invalid envelope: {exc}"))
+        offsets = {tp: records[-1].offset + 1 for tp, records in batch.items()}
         async with self._sessions() as session, session.begin():
             fresh = await self._claim(session, [e.envelope.id for e in events])
             new: list[ConsumedEvent] = []
             for ev in events:
                 if ev.envelope.id in fresh:
-                    fresh.discard(ev.envelope.id)  # a second copy in one batch is a duplicate
+                    fresh.discard(ev.envelope.id)  # a second copy in one poll is a duplicate
                     new.append(ev)
             if new:
                 await self._handle(session, new)
-            for rec, reason in poison:
+            for tp, rec, reason in poison:
                 await self._queue_dead_letter(session, tp, rec, reason)
-            await self._store_offset(session, tp, next_offset)
+            await self._store_offsets(session, offsets)
+        self._observe(events, new, poison)
+        return offsets
+
+    def _observe(self, events: list[ConsumedEvent], new: list[ConsumedEvent],
+                 poison: list[tuple[TopicPartition, ConsumerRecord, str]]) -> None:
         now = utcnow()
-        for ev in events:
-            CONSUMER_EVENT_AGE.labels(self.group_id, tp.topic).observe(
-                max(0.0, (now - ev.envelope.time).total_seconds()))
-        CONSUMER_EVENTS.labels(self.group_id, tp.topic, "processed").inc(len(new))
-        CONSUMER_EVENTS.labels(self.group_id, tp.topic, "duplicate").inc(len(events) - len(new))
-        CONSUMER_EVENTS.labels(self.group_id, tp.topic, "dead_lettered").inc(len(poison))
-        return next_offset
+        for topic in {e.topic for e in events}:
+            of_topic = [e for e in events if e.topic == topic]
+            handled = sum(1 for e in new if e.topic == topic)
+            CONSUMER_EVENTS.labels(self.group_id, topic, "processed").inc(handled)
+            CONSUMER_EVENTS.labels(self.group_id, topic, "duplicate").inc(len(of_topic) - handled)
+            oldest = min(e.envelope.time for e in of_topic)
+            CONSUMER_EVENT_AGE.labels(self.group_id, topic).observe(
+                max(0.0, (now - oldest).total_seconds()))
+        for tp, _, _ in poison:
+            CONSUMER_EVENTS.labels(self.group_id, tp.topic, "dead_lettered").inc()
 
     async def _handle(self, session: AsyncSession, events: list[ConsumedEvent]) -> None:
-        # One span per batch, linked to the trace of every event it carries.
-        links = [trace.Link(trace.get_current_span(ctx).get_span_context())
-                 for ctx in (context_from_traceparent(e.envelope.traceparent, e.envelope.tracestate)
-                             for e in events if e.envelope.traceparent)]
-        first = events[0]
+        # One span per poll, continuing the first event's trace and linked to the others'.
+        traced = [e for e in events if e.envelope.traceparent]
+        links = [
+            trace.Link(trace.get_current_span(
+                context_from_traceparent(e.envelope.traceparent, e.envelope.tracestate)
+            ).get_span_context())
+            for e in traced[1:64]
+        ]
+        parent = traced[0].envelope if traced else None
         with tracer().start_as_current_span(
-            f"consume {first.topic}",
-            context=context_from_traceparent(first.envelope.traceparent, first.envelope.tracestate),
+            "consume",
+            context=context_from_traceparent(parent.traceparent, parent.tracestate) if parent else None,
             kind=trace.SpanKind.CONSUMER,
             links=links,
             attributes={
                 "messaging.system": "kafka",
-                "messaging.destination.name": first.topic,
-                "messaging.kafka.destination.partition": first.partition,
+                "messaging.destination.name": ",".join(sorted({e.topic for e in events})),
                 "messaging.batch.message_count": len(events),
                 "messaging.consumer.group.name": self.group_id,
             },
@@ -243,19 +280,21 @@ class ConsumerRunner:
             except _POISON as exc:
                 raise _Poison(f"{type(exc).__name__}: {exc}") from exc
 
-    async def _dead_letter_one(self, tp: TopicPartition, rec: ConsumerRecord, exc: Exception) -> int:
+    async def _dead_letter_one(
+        self, tp: TopicPartition, rec: ConsumerRecord, exc: Exception
+    ) -> dict[TopicPartition, int]:
         reason = exc.reason if isinstance(exc, _Poison) else f"handler failed: {type(exc).__name__}: {exc}"
         log.error("dead-lettering %s offset %d: %s", tp, rec.offset, reason)
         async with self._sessions() as session, session.begin():
             try:
-                env = EventEnvelope.from_kafka(rec.key, rec.value, list(rec.headers or ()))
+                env = EventEnvelope.from_kafka(rec.key, rec.value, rec.headers)
                 await self._claim(session, [env.id])
             except EnvelopeError:
                 pass
             await self._queue_dead_letter(session, tp, rec, reason)
-            await self._store_offset(session, tp, rec.offset + 1)
+            await self._store_offsets(session, {tp: rec.offset + 1})
         CONSUMER_EVENTS.labels(self.group_id, tp.topic, "dead_lettered").inc()
-        return rec.offset + 1
+        return {tp: rec.offset + 1}
 
     async def _queue_dead_letter(
         self, session: AsyncSession, tp: TopicPartition, rec: ConsumerRecord, reason: str
@@ -279,44 +318,33 @@ class ConsumerRunner:
             event_id=h.get("ce_id", f"{tp.partition}-{rec.offset}".encode()).decode()[:36],
         )
 
-    async def _rewind(self, tp: TopicPartition, offset: int, exc: Exception) -> None:
-        log.error("database unavailable (%s); retrying %s from offset %d", exc, tp, offset)
+    async def _rewind(self, offsets: dict[TopicPartition, int], exc: Exception) -> dict[TopicPartition, int]:
+        log.error("database unavailable (%s); will retry from %s", exc, offsets)
         assert self._consumer is not None
-        self._consumer.seek(tp, offset)
+        for tp, offset in offsets.items():
+            self._consumer.seek(tp, offset)
         await asyncio.sleep(1.0)
-        return None
+        return {}
 
     # ------------------------------------------------------------------ tracking tables
-    def _insert(self, table: Any) -> Any:
-        return (postgresql if self._is_postgres else sqlite).insert(table)
-
     async def _claim(self, session: AsyncSession, event_ids: list[str]) -> set[str]:
         """Record ids as processed by this group; returns those not seen before."""
         if not event_ids:
             return set()
-        now = utcnow()
-        stmt = (
-            self._insert(processed_events)
-            .values([{"group_id": self.group_id, "event_id": i, "processed_at": now}
-                     for i in dict.fromkeys(event_ids)])
-            .on_conflict_do_nothing()
-            .returning(processed_events.c.event_id)
-        )
-        return set((await session.execute(stmt)).scalars())
+        ids = list(dict.fromkeys(event_ids))
+        result = await session.execute(_CLAIM[self._dialect], {
+            "group_id": self.group_id, "now": utcnow(),
+            "ids": ids if self._dialect == "postgresql" else json.dumps(ids),
+        })
+        return set(result.scalars())
 
-    async def _store_offset(self, session: AsyncSession, tp: TopicPartition, next_offset: int) -> None:
-        stmt = self._insert(consumer_offsets).values(
-            group_id=self.group_id, topic=tp.topic, partition=tp.partition,
-            next_offset=next_offset, updated_at=utcnow(),
-        )
-        # Never move backwards (a zombie owner finishing late must not rewind the group).
-        keep_max = (func.greatest if self._is_postgres else func.max)(
-            consumer_offsets.c.next_offset, stmt.excluded.next_offset
-        )
-        await session.execute(stmt.on_conflict_do_update(
-            index_elements=["group_id", "topic", "partition"],
-            set_={"next_offset": keep_max, "updated_at": stmt.excluded.updated_at},
-        ))
+    async def _store_offsets(self, session: AsyncSession, offsets: dict[TopicPartition, int]) -> None:
+        now = utcnow()
+        await session.execute(_STORE_OFFSET[self._dialect], [
+            {"group_id": self.group_id, "topic": tp.topic, "partition": tp.partition,
+             "next_offset": offset, "now": now}
+            for tp, offset in offsets.items()
+        ])
 
     async def stored_offsets(self, partitions: Sequence[TopicPartition]) -> dict[TopicPartition, int]:
         """The next offsets this group stored in the database for ``partitions``."""
@@ -351,15 +379,22 @@ class ConsumerRunner:
             CONSUMER_LAG.labels(self.group_id, tp.topic, str(tp.partition)).set(
                 max(0, highwater - position))
 
-    async def _on_assigned(self, assigned: set[TopicPartition]) -> None:
+    async def on_assigned(self, assigned: set[TopicPartition]) -> None:
+        """Seek every assigned partition to the offset stored in the database."""
         assert self._consumer is not None
         stored = await self.stored_offsets(sorted(assigned))
-        fresh = [tp for tp in assigned if tp not in stored]
         for tp, offset in stored.items():
             self._consumer.seek(tp, offset)
+        fresh = [tp for tp in assigned if tp not in stored]
         if fresh:
             await self._consumer.seek_to_beginning(*fresh)
-        log.info("group %s assigned %s", self.group_id, sorted(f"{t.topic}/{t.partition}" for t in assigned))
+        log.info("group %s assigned %s", self.group_id,
+                 sorted(f"{t.topic}/{t.partition}" for t in assigned))
+
+    async def on_revoked(self) -> None:
+        """Wait for the transaction in flight to commit before partitions are given up."""
+        async with self._lock:
+            pass
 
 
 class _TrackingListener(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -367,9 +402,7 @@ class _TrackingListener(ConsumerRebalanceListener):  # type: ignore[misc]
         self._runner = runner
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
-        # Wait for the batch in flight to commit its offsets before giving partitions up.
-        async with self._runner._lock:
-            pass
+        await self._runner.on_revoked()
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
-        await self._runner._on_assigned(assigned)
+        await self._runner.on_assigned(assigned)

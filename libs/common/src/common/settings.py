@@ -47,6 +47,9 @@ class ServiceSettings(BaseSettings):
     migrate_on_start: bool = Field(
         True, description="apply alembic migrations at start-up (Kubernetes runs a Job instead)"
     )
+    clock_offset_s: float = Field(
+        0.0, description="shift this service's clock (end-to-end tests, demos); 0 in production"
+    )
     relay_batch_size: int = 500
     relay_idle_poll_s: float = 0.05
     consumer_batch_size: int = 500

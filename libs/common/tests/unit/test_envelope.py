@@ -14,7 +14,7 @@ from common.events.catalog import CallAnsweredV1, LeadDueV1, payload_class
 
 def due() -> LeadDueV1:
     return LeadDueV1(lead_id="lead-1", list_id="l", campaign_id="c", attempt=1,
-                     due_at="2026-11-23T10:00:00Z")
+                     due_at="2026-11-23T10:00:00Z", phone_e164="+13125550142", country="US")
 
 
 def test_kafka_round_trip_keeps_every_attribute() -> None:

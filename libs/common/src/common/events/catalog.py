@@ -94,7 +94,10 @@ class LeadDueV1(EventPayload):
     event_type = "callcenter.lead.due.v1"
     topic = Topic.LEADS
     key_field = "lead_id"
-    summary = "A lead of a running campaign should be attempted now (new, retry or callback)."
+    summary = (
+        "A lead of a running campaign should be attempted now (new, retry or callback). "
+        "Carries what compliance needs to screen it."
+    )
 
     lead_id: str
     list_id: str
@@ -102,6 +105,26 @@ class LeadDueV1(EventPayload):
     attempt: int = Field(ge=1, description="1 for the first attempt")
     due_at: datetime
     reason: Literal["new", "retry", "callback"] = "new"
+    phone_e164: str = Field(description="E.164 number, personal data: never log it")
+    country: str = Field(description="ISO 3166-1 alpha-2 region of the number")
+    candidate_zones: list[CandidateZone] = Field(default_factory=list)
+
+
+class LeadReturnedV1(EventPayload):
+    event_type = "callcenter.lead.returned.v1"
+    topic = Topic.LEADS
+    key_field = "lead_id"
+    summary = (
+        "The dialer gave a due lead back without dialing it (clearance expired, number put "
+        "on DNC after clearance, campaign stopped); leads reschedules or closes it."
+    )
+
+    lead_id: str
+    list_id: str
+    campaign_id: str
+    attempt: int = Field(ge=1)
+    reason: Literal["clearance_expired", "dnc", "campaign_stopped"]
+    at: datetime
 
 
 class LeadClosedV1(EventPayload):
@@ -130,7 +153,10 @@ class ComplianceDecidedV1(EventPayload):
 
     decision_id: str
     lead_id: str
+    list_id: str
     campaign_id: str
+    attempt: int = Field(ge=1)
+    phone_e164: str = Field(description="the number screened (the dialer dials it if cleared)")
     outcome: Literal["cleared", "blocked"]
     reasons: list[DecisionReason] = Field(default_factory=list)
     valid_until: datetime | None = Field(None, description="cleared: dial before this instant")
@@ -174,9 +200,12 @@ class CampaignStateChangedV1(EventPayload):
     summary = "A campaign was created, started, paused or stopped."
 
     campaign_id: str
+    name: str = ""
     state: Literal["created", "running", "paused", "stopped"]
     list_ids: list[str] = Field(default_factory=list)
     dial_mode: Literal["preview", "progressive", "power", "predictive"] = "progressive"
+    max_attempts: int = Field(3, ge=1, description="attempts per lead before it is closed")
+    retry_delay_s: int = Field(3600, ge=0, description="wait after an unanswered attempt")
 
 
 # --------------------------------------------------------------------------- calls
@@ -238,6 +267,7 @@ class AgentStateChangedV1(EventPayload):
     state: Literal["logged_out", "ready", "paused", "on_call", "wrap_up"]
     reason: str | None = None
     campaign_ids: list[str] = Field(default_factory=list)
+    call_id: str | None = Field(None, description="on_call / wrap_up: the call concerned")
     at: datetime
 
 

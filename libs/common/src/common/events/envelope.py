@@ -98,7 +98,10 @@ class EventEnvelope(BaseModel):
             time = datetime.fromisoformat(h["ce_time"]) if "ce_time" in h else utcnow()
         except ValueError as exc:
             raise EnvelopeError(f"ce_time is not RFC 3339: {h['ce_time']!r}") from exc
-        return cls(
+        if time.tzinfo is None:
+            raise EnvelopeError(f"ce_time has no UTC offset: {h['ce_time']!r}")
+        # Every attribute was checked above: skip a second validation pass on the hot path.
+        return cls.model_construct(
             id=h["ce_id"],
             source=h["ce_source"],
             type=h["ce_type"],
@@ -109,4 +112,5 @@ class EventEnvelope(BaseModel):
             data=data,
             traceparent=h.get("traceparent"),
             tracestate=h.get("tracestate"),
+            specversion=SPEC_VERSION,
         )

@@ -203,16 +203,9 @@ class LocalKafkaBroker:
     goes to ``log_file`` (default ``<data_dir>/broker.log``).
     """
 
-    def __init__(
-        self,
-        version: str | None = None,
-        data_dir: str | Path | None = None,
-        host: str = "127.0.0.1",
-        port: int = 0,
-        controller_port: int = 0,
-        heap: str = "512m",
-        log_file: str | Path | None = None,
-    ) -> None:
+    def __init__(self, version: str | None = None, data_dir: str | Path | None = None,
+                 host: str = "127.0.0.1", port: int = 0, controller_port: int = 0,
+                 heap: str = "512m", log_file: str | Path | None = None) -> None:
         self._version = kafka_version(version)
         _major(self._version)
         self._data_dir_arg = Path(data_dir) if data_dir is not None else None
@@ -242,7 +235,8 @@ class LocalKafkaBroker:
         return self._log_file
 
     def start(self, timeout: float = 60.0) -> LocalKafkaBroker:
-        """Format storage if needed, start the broker and wait up to ``timeout`` seconds."""
+        """Format storage if needed, start the broker and wait up to ``timeout`` seconds
+        for it to answer (a first jar fetch comes on top)."""
         if self._process is not None:
             return self
         libs = fetch_jars(self._version)
@@ -355,10 +349,8 @@ class LocalKafkaBroker:
     def __enter__(self) -> LocalKafkaBroker:
         return self.start()
 
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
         self.stop()
 
 

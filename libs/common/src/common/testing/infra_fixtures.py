@@ -69,6 +69,14 @@ def use_testcontainers() -> bool:
         return False
 
 
+def _kafka_image(version: str) -> str:
+    """The Confluent image standing in for Apache Kafka ``version`` (or $KADEN_KAFKA_IMAGE)."""
+    image = os.environ.get("KADEN_KAFKA_IMAGE") or _KAFKA_IMAGES.get(version.split(".")[0])
+    if image is None:
+        raise ValueError(f"no Confluent image known for Kafka {version}: set KADEN_KAFKA_IMAGE")
+    return image
+
+
 class _ContainerKafka:
     """testcontainers' (Confluent) KafkaContainer in KRaft mode behind ``KafkaService``."""
 
@@ -78,7 +86,7 @@ class _ContainerKafka:
         except ImportError:  # testcontainers before the "community" package layout
             from testcontainers.kafka import KafkaContainer
 
-        self.version = os.environ.get("KADEN_KAFKA_IMAGE") or _KAFKA_IMAGES[version.split(".")[0]]
+        self.version = _kafka_image(version)
         self._container = KafkaContainer(self.version).with_kraft()
 
     @property
@@ -151,11 +159,15 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_report_header(config: pytest.Config) -> list[str]:
     version = kafka_version()
     if use_testcontainers():
-        image = os.environ.get("KADEN_KAFKA_IMAGE") or _KAFKA_IMAGES[version.split(".")[0]]
-        return [f"kafka: testcontainers {image} (KRaft)",
-                f"postgresql: testcontainers {_POSTGRES_IMAGE}"]
+        try:
+            kafka = f"kafka: testcontainers {_kafka_image(version)} (KRaft)"
+        except ValueError as exc:
+            kafka = f"kafka: {exc}"
+        return [kafka, f"postgresql: testcontainers {_POSTGRES_IMAGE}"]
     kafka = (f"kafka: Apache Kafka {version}, local KRaft broker from Maven Central jars "
              f"(KADEN_KAFKA_VERSION={os.environ.get('KADEN_KAFKA_VERSION', 'unset')})")
+    if os.environ.get("KADEN_USE_TESTCONTAINERS") == "1":
+        kafka += "; KADEN_USE_TESTCONTAINERS=1 but no Docker engine answers"
     try:
         bin_dir = find_pg_bin()
         postgres = f"postgresql: PostgreSQL {server_version(bin_dir)}, local cluster ({bin_dir})"
@@ -192,7 +204,7 @@ def kafka_broker(pytestconfig: pytest.Config) -> Iterator[KafkaService]:
 
 @pytest.fixture(scope="session")
 def postgres_server(pytestconfig: pytest.Config) -> Iterator[PostgresService]:
-    """A running PostgreSQL server for the whole session; ``create_database`` per test module."""
+    """A running PostgreSQL server for the whole session; tests ``create_database`` their own."""
     began = time.monotonic()
     server: LocalPostgres | _ContainerPostgres = _start(
         lambda: (_ContainerPostgres() if use_testcontainers() else LocalPostgres()).start(),
