@@ -1,0 +1,1 @@
+"""Kaden tenant simulator."""

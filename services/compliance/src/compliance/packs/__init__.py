@@ -1,0 +1,1 @@
+"""Policy packs as versioned data files, one per jurisdiction."""
