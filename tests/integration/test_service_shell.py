@@ -58,5 +58,6 @@ async def test_service_starts_ready_and_relays_its_outbox(service, kafka_broker,
                 raise AssertionError("outbox row was never marked published")
 
             metrics = (await client.get("/metrics")).text
-            assert f'kaden_http_requests_total{{method="GET",route="/readyz",service="{service}",status="200"}}' in metrics
-            assert 'kaden_outbox_published_total{service="%s",topic="%sleads"}' % (service, prefix) in metrics
+            red = f'method="GET",route="/readyz",service="{service}",status="200"'
+            assert f"kaden_http_requests_total{{{red}}}" in metrics
+            assert f'kaden_outbox_published_total{{service="{service}",topic="{prefix}leads"}}' in metrics

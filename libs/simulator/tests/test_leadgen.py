@@ -4,8 +4,8 @@ import csv
 import io
 
 import phonenumbers
-from phonenumbers import timezone as pn_timezone
 import pytest
+from phonenumbers import timezone as pn_timezone
 
 from simulator.agents import lognormal
 from simulator.leadgen import make_lead_file

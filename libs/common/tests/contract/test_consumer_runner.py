@@ -55,7 +55,9 @@ def all_once(sessions: async_sessionmaker[AsyncSession], ids: list[str]) -> Call
     return check
 
 
-async def test_processes_every_event_once_and_resumes_from_stored_offsets(kafka_broker, sessions) -> None:
+async def test_processes_every_event_once_and_resumes_from_stored_offsets(
+    kafka_broker, sessions
+) -> None:
     topic = await create_topic(kafka_broker.bootstrap_servers, unique_name(), partitions=3)
     first = make_events(60)
     await produce(kafka_broker.bootstrap_servers, topic, first)
@@ -109,7 +111,9 @@ async def test_crash_between_handling_and_commit_has_no_double_effect(kafka_brok
     await run_until(r2, all_once(sessions, [e.id for e in events]))
 
 
-async def test_crash_after_db_commit_before_kafka_commit_does_not_redo(kafka_broker, sessions, monkeypatch) -> None:
+async def test_crash_after_db_commit_before_kafka_commit_does_not_redo(
+    kafka_broker, sessions, monkeypatch
+) -> None:
     topic = await create_topic(kafka_broker.bootstrap_servers, unique_name())
     events = make_events(25)
     await produce(kafka_broker.bootstrap_servers, topic, events)
@@ -155,8 +159,8 @@ async def test_poison_records_go_to_dead_letter_with_reason(kafka_broker, sessio
         await record_effect(session, ev)
 
     r = runner(kafka_broker, sessions, topic, handler, unique_name("g"), dlq=dlq, max_attempts=3)
-    from common.relay import OutboxRelay
     from common.kafka import create_producer
+    from common.relay import OutboxRelay
 
     await run_until(r, all_once(sessions, [e.id for e in good]))
     # max_attempts isolated tries, plus one inside a whole-batch try when the batch reached it
@@ -179,7 +183,9 @@ async def test_poison_records_go_to_dead_letter_with_reason(kafka_broker, sessio
     assert stored[TopicPartition(topic, 0)] == 13  # nothing left behind the poison
 
 
-async def test_rebalance_between_two_consumers_loses_nothing_and_doubles_nothing(kafka_broker, sessions) -> None:
+async def test_rebalance_between_two_consumers_loses_nothing_and_doubles_nothing(
+    kafka_broker, sessions
+) -> None:
     bs = kafka_broker.bootstrap_servers
     topic = await create_topic(bs, unique_name(), partitions=4)
     group = unique_name("g")

@@ -91,7 +91,9 @@ async def test_concurrent_appends_to_one_stream_exactly_one_wins(store: EventSto
     assert await count(sessions, outbox) == 1  # the losers queued nothing
 
 
-async def test_outbox_row_carries_cloudevent_and_rolls_back_with_the_state(store: EventStore, sessions) -> None:
+async def test_outbox_row_carries_cloudevent_and_rolls_back_with_the_state(
+    store: EventStore, sessions
+) -> None:
     with pytest.raises(RuntimeError):
         async with sessions() as s, s.begin():
             await store.append(s, tenant_id="t1", stream_id="r", expected_version=0,

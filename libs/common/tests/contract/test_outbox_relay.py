@@ -6,6 +6,7 @@ import asyncio
 
 import pytest
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
 from sqlalchemy import select
 
 from common.consumer import ConsumerRunner
@@ -103,7 +104,7 @@ async def test_unpublished_rows_survive_a_broker_error(kafka_broker, sessions) -
     await p.start()
     try:
         relay = OutboxRelay(sessions, p, "test")
-        with pytest.raises(Exception):
+        with pytest.raises(KafkaError):
             await asyncio.wait_for(relay.run_once(), 10)
     finally:
         await p.stop()

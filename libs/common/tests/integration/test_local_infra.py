@@ -9,9 +9,10 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import UnknownTopicOrPartitionError
-from common.testing.infra_fixtures import KafkaService, PostgresService
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
+
+from common.testing.infra_fixtures import KafkaService, PostgresService
 
 
 @pytest.mark.kafka

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from datetime import datetime, timedelta
 import random
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 import httpx
 

@@ -23,7 +23,8 @@ class LeadFile:
 
 def _random_valid_number(rng: random.Random) -> str:
     while True:
-        raw = f"+1{rng.choice(AREA_CODES)}{rng.randint(2, 9)}{rng.randint(0, 99):02d}{rng.randint(0, 9999):04d}"
+        exchange = f"{rng.randint(2, 9)}{rng.randint(0, 99):02d}"
+        raw = f"+1{rng.choice(AREA_CODES)}{exchange}{rng.randint(0, 9999):04d}"
         if phonenumbers.is_valid_number(phonenumbers.parse(raw)):
             return raw
 

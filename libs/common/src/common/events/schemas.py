@@ -87,7 +87,7 @@ def _type_of(prop: dict[str, Any]) -> str:
     if "anyOf" in prop:
         return " or ".join(_type_of(p) for p in prop["anyOf"])
     if "$ref" in prop:
-        return prop["$ref"].rsplit("/", 1)[-1]
+        return str(prop["$ref"]).rsplit("/", 1)[-1]
     if prop.get("type") == "array":
         return f"array of {_type_of(prop.get('items', {}))}"
     fmt = prop.get("format")

@@ -77,7 +77,7 @@ async def read_all(bootstrap: str, topic: str, expect: int | None = None,
 
 async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
     for _ in range(50):
-        await consumer._client.force_metadata_update()  # noqa: SLF001 - metadata for a new topic
+        await consumer._client.force_metadata_update()
         parts = consumer.partitions_for_topic(topic)
         if parts:
             return set(parts)
