@@ -14,7 +14,7 @@ setup:
 
 run:
 	@KADEN_KAFKA_VERSIONS="$(KAFKA_DEFAULT)" scripts/setup.sh
-	@$(PY) -m common.cli run
+	@$(PY) -m simulator.devstack
 
 test: setup
 	@echo "==> all tests (Kafka $(KAFKA_DEFAULT), PostgreSQL, SQLite)"

@@ -24,7 +24,7 @@ def test_run_command_brings_up_and_stops_the_platform(tmp_path) -> None:
     env = {**os.environ, "KADEN_RUN_DIR": str(tmp_path / "run")}
     env.pop("KADEN_JWT_SECRET", None)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "common.cli", "run", "--base-port", str(base_port),
+        [sys.executable, "-m", "simulator.devstack", "--no-demo", "--base-port", str(base_port),
          "--kafka-port", str(kafka_port)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, text=True,
     )

@@ -1,6 +1,5 @@
 """``kaden``: the platform's command line.
 
-    kaden run                         the embedded platform (``make run``)
     kaden token --tenant T --scope S  a bearer token for the embedded default
     kaden topics --bootstrap HOST:P   create the platform's topics (idempotent)
 """
@@ -10,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import secrets
 import sys
 from pathlib import Path
 
@@ -26,16 +26,19 @@ def _run_dir() -> Path:
     return Path(os.environ.get("KADEN_RUN_DIR", ".run"))
 
 
-def cmd_run(args: argparse.Namespace) -> int:
-    from common.devstack import StackConfig, run
-
-    return run(StackConfig(run_dir=_run_dir(), base_port=args.base_port, kafka_port=args.kafka_port,
-                           kafka_controller_port=args.kafka_port + 1))
+def jwt_secret(run_dir: Path) -> str:
+    """The embedded default's signing key: ``KADEN_JWT_SECRET`` or a generated file."""
+    if os.environ.get("KADEN_JWT_SECRET"):
+        return os.environ["KADEN_JWT_SECRET"]
+    path = run_dir / "jwt-secret"
+    if not path.exists():
+        run_dir.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()
 
 
 def cmd_token(args: argparse.Namespace) -> int:
-    from common.devstack import jwt_secret
-
     scopes = args.scope or DEFAULT_SCOPES
     if args.operator:
         scopes = [*scopes, OPERATOR_SCOPE]
@@ -54,11 +57,6 @@ def cmd_topics(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="kaden", description="Kaden outbound contact center")
     sub = parser.add_subparsers(dest="command", required=True)
-
-    p = sub.add_parser("run", help="run the embedded platform until Ctrl-C")
-    p.add_argument("--base-port", type=int, default=8101, help="first service port (8101)")
-    p.add_argument("--kafka-port", type=int, default=9092, help="broker port; +1 is the controller")
-    p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("token", help="issue a bearer token for the embedded default")
     p.add_argument("--tenant", required=True)
