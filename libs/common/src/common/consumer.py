@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
@@ -152,6 +153,9 @@ class ConsumerRunner:
         self._client_id = client_id or group_id
         self._consumer: AIOKafkaConsumer | None = None
         self._lock = asyncio.Lock()  # held while a transaction is in flight
+        # Next offset committed per owned partition: a record below it was already processed
+        # (an early fetch can race the seek done on assignment and deliver it again).
+        self._committed: dict[TopicPartition, int] = {}
         self._stopping = asyncio.Event()
         self._dialect = session_factory.kw["bind"].dialect.name
 
@@ -174,9 +178,9 @@ class ConsumerRunner:
                 batch = await consumer.getmany(timeout_ms=200, max_records=self._batch_size)
                 if batch and not self._stopping.is_set():
                     async with self._lock:
-                        owned = consumer.assignment()  # revoked while fetching: not ours now
-                        batch = {tp: recs for tp, recs in batch.items() if tp in owned}
+                        batch = self._unprocessed(batch, consumer.assignment())
                         offsets = await self._process(batch) if batch else {}
+                        self._committed.update(offsets)
                     if offsets:
                         await self._commit_to_kafka(offsets)
                 if loop.time() - last_lag_update > 5:
@@ -187,6 +191,18 @@ class ConsumerRunner:
                 await consumer.stop()
 
     # ------------------------------------------------------------------ processing
+    def _unprocessed(self, batch: Batch, owned: set[TopicPartition]) -> Batch:
+        """Drop partitions revoked while fetching and records already committed."""
+        kept: Batch = {}
+        for tp, records in batch.items():
+            if tp not in owned:
+                continue
+            floor = self._committed.get(tp, -1)
+            fresh = [r for r in records if r.offset >= floor]
+            if fresh:
+                kept[tp] = fresh
+        return kept
+
     async def _process(self, batch: Batch) -> dict[TopicPartition, int]:
         """Process one poll; returns the next offsets committed per partition."""
         try:
@@ -225,7 +241,11 @@ class ConsumerRunner:
                     poison.append((tp, rec, f"invalid envelope: {exc}"))
         offsets = {tp: records[-1].offset + 1 for tp, records in batch.items()}
         async with self._sessions() as session, session.begin():
-            fresh = await self._claim(session, [e.envelope.id for e in events])
+            fresh = await self._claim(
+                session, [e.envelope.id for e in events] + [self._record_id(tp, r) for tp, r, _ in poison])
+            # A poison record has no event id: it is claimed by its position, so a second
+            # delivery of the same record is not dead-lettered twice.
+            poison = [(tp, r, why) for tp, r, why in poison if self._record_id(tp, r) in fresh]
             new: list[ConsumedEvent] = []
             for ev in events:
                 if ev.envelope.id in fresh:
@@ -280,6 +300,9 @@ class ConsumerRunner:
             except _POISON as exc:
                 raise _Poison(f"{type(exc).__name__}: {exc}") from exc
 
+    def _record_id(self, tp: TopicPartition, rec: ConsumerRecord) -> str:
+        return str(uuid.uuid5(uuid.NAMESPACE_URL, f"kafka:{tp.topic}/{tp.partition}/{rec.offset}"))
+
     async def _dead_letter_one(
         self, tp: TopicPartition, rec: ConsumerRecord, exc: Exception
     ) -> dict[TopicPartition, int]:
@@ -287,11 +310,12 @@ class ConsumerRunner:
         log.error("dead-lettering %s offset %d: %s", tp, rec.offset, reason)
         async with self._sessions() as session, session.begin():
             try:
-                env = EventEnvelope.from_kafka(rec.key, rec.value, rec.headers)
-                await self._claim(session, [env.id])
+                claimed = await self._claim(
+                    session, [EventEnvelope.from_kafka(rec.key, rec.value, rec.headers).id])
             except EnvelopeError:
-                pass
-            await self._queue_dead_letter(session, tp, rec, reason)
+                claimed = await self._claim(session, [self._record_id(tp, rec)])
+            if claimed:
+                await self._queue_dead_letter(session, tp, rec, reason)
             await self._store_offsets(session, {tp: rec.offset + 1})
         CONSUMER_EVENTS.labels(self.group_id, tp.topic, "dead_lettered").inc()
         return {tp: rec.offset + 1}
@@ -383,6 +407,7 @@ class ConsumerRunner:
         """Seek every assigned partition to the offset stored in the database."""
         assert self._consumer is not None
         stored = await self.stored_offsets(sorted(assigned))
+        self._committed = dict(stored)
         for tp, offset in stored.items():
             self._consumer.seek(tp, offset)
         fresh = [tp for tp in assigned if tp not in stored]

@@ -214,3 +214,53 @@ async def test_rebalance_between_two_consumers_loses_nothing_and_doubles_nothing
 
 async def _has_effects(sessions: async_sessionmaker[AsyncSession], n: int) -> bool:
     return sum((await effect_counts(sessions)).values()) >= n
+
+
+@pytest.mark.parametrize("defence", ["committed_floor", "poison_claim"])
+async def test_redelivered_records_are_neither_redone_nor_dead_lettered_twice(
+    kafka_broker, sessions, monkeypatch, defence
+) -> None:
+    """An early fetch can race the seek done on assignment and deliver committed records
+    again. Either defence alone must hold: the in-memory committed floor, or the claim of
+    events by id and of poison records by their position."""
+    bs = kafka_broker.bootstrap_servers
+    topic = await create_topic(bs, unique_name())
+    dlq = await create_topic(bs, unique_name("dlq"))
+    events = make_events(8)
+    await produce(bs, topic, events[:4])
+    await produce_raw(bs, topic, b"k", b"garbage")
+    await produce(bs, topic, events[4:])
+    group = unique_name("g")
+
+    async def no_kafka_commit(offsets: dict[TopicPartition, int]) -> None:
+        return None
+
+    first = runner(kafka_broker, sessions, topic, record_effect, group, dlq=dlq)
+    monkeypatch.setattr(first, "_commit_to_kafka", no_kafka_commit)
+    await run_until(first, all_once(sessions, [e.id for e in events]))
+
+    second = runner(kafka_broker, sessions, topic, record_effect, group, dlq=dlq)
+    monkeypatch.setattr(second, "_commit_to_kafka", no_kafka_commit)
+
+    async def assigned_without_seek(assigned: set[TopicPartition]) -> None:
+        # Kafka has no committed offset: the consumer starts from the beginning again.
+        second._committed = dict(await second.stored_offsets(sorted(assigned)))
+        await second._consumer.seek_to_beginning(*assigned)
+
+    monkeypatch.setattr(second, "on_assigned", assigned_without_seek)
+    if defence == "poison_claim":
+        monkeypatch.setattr(second, "_unprocessed", lambda batch, owned: batch)
+    more = make_events(2, prefix="late")
+    await produce(bs, topic, more)
+    await run_until(second, all_once(sessions, [e.id for e in events + more]))
+
+    from common.kafka import create_producer
+    from common.relay import OutboxRelay
+
+    producer = create_producer(bs, "test-relay")
+    await producer.start()
+    try:
+        await OutboxRelay(sessions, producer, "test").run_once()
+    finally:
+        await producer.stop()
+    assert len(await read_all(bs, dlq, timeout_s=5)) == 1
