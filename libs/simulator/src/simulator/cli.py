@@ -12,7 +12,7 @@ import sys
 
 from simulator.agents import AgentBehaviour
 from simulator.board import render
-from simulator.tenant import Endpoints, SimulationConfig, TenantSimulation
+from simulator.tenant import SimulationConfig, TenantSimulation, local_clients
 
 
 async def run_simulation(sim: TenantSimulation, stop: asyncio.Event, board_every_s: float = 5.0,
@@ -53,14 +53,18 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     config = SimulationConfig(leads=args.leads, dnc=args.dnc, invalid=args.invalid,
                               agents=args.agents, behaviour=AgentBehaviour(time_scale=args.time_scale))
-    sim = TenantSimulation(Endpoints.local(args.base_port), args.token, config)
 
     async def go() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await run_simulation(sim, stop)
+        clients = local_clients(args.base_port)
+        try:
+            await run_simulation(TenantSimulation(clients, args.token, config), stop)
+        finally:
+            for client in clients.values():
+                await client.aclose()
 
     asyncio.run(go())
     return 0

@@ -34,7 +34,7 @@ from common.infra.kafka_local import LocalKafkaBroker
 from common.topics import ensure_topics
 from simulator.agents import AgentBehaviour
 from simulator.cli import run_simulation
-from simulator.tenant import Endpoints, SimulationConfig, TenantSimulation
+from simulator.tenant import SimulationConfig, TenantSimulation, local_clients
 
 SERVICES = ("leads", "compliance", "dialer", "agent", "reporting")
 NEW_YORK = ZoneInfo("America/New_York")
@@ -167,10 +167,11 @@ async def _serve(stack: Stack, demo: SimulationConfig | None) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     sim_task: asyncio.Task[None] | None = None
+    clients = local_clients(stack.config.base_port)
     if demo is not None:
         token = issue_token(jwt_secret(stack.config.run_dir), tenant_id=demo.tenant,
                             subject="simulator", scopes=DEFAULT_SCOPES)
-        sim = TenantSimulation(Endpoints.local(stack.config.base_port), token, demo)
+        sim = TenantSimulation(clients, token, demo)
         sim_task = asyncio.create_task(run_simulation(sim, stop))
     try:
         while not stop.is_set():
@@ -191,6 +192,8 @@ async def _serve(stack: Stack, demo: SimulationConfig | None) -> int:
         stop.set()
         if sim_task is not None:
             await asyncio.gather(sim_task, return_exceptions=True)
+        for client in clients.values():
+            await client.aclose()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -12,19 +12,13 @@ import httpx
 from simulator.agents import AgentBehaviour, SimulatedAgent
 from simulator.leadgen import LeadFile, make_lead_file
 
+SERVICES = ("leads", "compliance", "dialer", "agent", "reporting")
 
-@dataclass(frozen=True)
-class Endpoints:
-    leads: str
-    compliance: str
-    dialer: str
-    agent: str
-    reporting: str
 
-    @classmethod
-    def local(cls, base_port: int = 8101, host: str = "127.0.0.1") -> Endpoints:
-        urls = [f"http://{host}:{base_port + i}" for i in range(5)]
-        return cls(*urls)
+def local_clients(base_port: int = 8101, host: str = "127.0.0.1") -> dict[str, httpx.AsyncClient]:
+    """HTTP clients for services listening on consecutive local ports (``make run``)."""
+    return {name: httpx.AsyncClient(base_url=f"http://{host}:{base_port + i}", timeout=30)
+            for i, name in enumerate(SERVICES)}
 
 
 @dataclass
@@ -53,10 +47,15 @@ def _check(r: httpx.Response, what: str) -> dict[str, Any]:
 
 
 class TenantSimulation:
-    """Drives the platform's public APIs as a BPO client and its agents would."""
+    """Drives the platform's public APIs as a BPO client and its agents would.
 
-    def __init__(self, endpoints: Endpoints, token: str, config: SimulationConfig) -> None:
-        self.endpoints = endpoints
+    ``clients`` maps each service name to an HTTP client bound to it (real ports, or ASGI
+    transports for in-process tests); the caller owns and closes them.
+    """
+
+    def __init__(self, clients: dict[str, httpx.AsyncClient], token: str,
+                 config: SimulationConfig) -> None:
+        self.clients = clients
         self.config = config
         self.headers = {"Authorization": f"Bearer {token}"}
         self.lead_file: LeadFile = make_lead_file(config.leads, config.dnc, config.invalid, config.seed)
@@ -65,54 +64,52 @@ class TenantSimulation:
         self.import_job: dict[str, Any] = {}
         self.agents: list[SimulatedAgent] = []
 
-    def client(self, base: str) -> httpx.AsyncClient:
-        return httpx.AsyncClient(base_url=base, headers=self.headers, timeout=30)
-
     async def prepare(self) -> None:
         """DNC entries, a list, the lead import (waits for the job), the campaign (started)."""
-        async with self.client(self.endpoints.compliance) as c:
-            for number in self.lead_file.dnc_numbers:
-                _check(await c.post("/v1/dnc", json={"phone": number}), "add DNC entry")
-        async with self.client(self.endpoints.leads) as c:
-            lst = _check(await c.post("/v1/lists", json={"name": f"{self.config.campaign_name} list"}),
-                         "create list")
-            self.list_id = lst["list_id"]
-            job = _check(await c.post(
-                f"/v1/lists/{self.list_id}/imports",
-                files={"file": ("leads.csv", self.lead_file.csv_text.encode(), "text/csv")},
-                data={"default_country": "US"}), "upload leads")
-            for _ in range(600):
-                self.import_job = _check(await c.get(f"/v1/imports/{job['job_id']}"), "import status")
-                if self.import_job["status"] in ("done", "failed"):
-                    break
-                await asyncio.sleep(0.2)
-            if self.import_job.get("status") != "done":
-                raise ApiError(f"import did not finish: {self.import_job}")
-        async with self.client(self.endpoints.dialer) as c:
-            campaign = _check(await c.post("/v1/campaigns", json={
-                "name": self.config.campaign_name, "list_ids": [self.list_id],
-                "dial_mode": "progressive", "max_attempts": self.config.max_attempts,
-                "retry_delay_s": self.config.retry_delay_s}), "create campaign")
-            self.campaign_id = campaign["campaign_id"]
-            _check(await c.post(f"/v1/campaigns/{self.campaign_id}/start"), "start campaign")
+        h = self.headers
+        compliance, leads, dialer = (self.clients[n] for n in ("compliance", "leads", "dialer"))
+        for number in self.lead_file.dnc_numbers:
+            _check(await compliance.post("/v1/dnc", json={"phone": number}, headers=h),
+                   "add DNC entry")
+        lst = _check(await leads.post("/v1/lists", json={"name": f"{self.config.campaign_name} list"},
+                                      headers=h), "create list")
+        self.list_id = lst["list_id"]
+        job = _check(await leads.post(
+            f"/v1/lists/{self.list_id}/imports",
+            files={"file": ("leads.csv", self.lead_file.csv_text.encode(), "text/csv")},
+            data={"default_country": "US"}, headers=h), "upload leads")
+        for _ in range(600):
+            self.import_job = _check(await leads.get(f"/v1/imports/{job['job_id']}", headers=h),
+                                     "import status")
+            if self.import_job["status"] in ("done", "failed"):
+                break
+            await asyncio.sleep(0.2)
+        if self.import_job.get("status") != "done":
+            raise ApiError(f"import did not finish: {self.import_job}")
+        campaign = _check(await dialer.post("/v1/campaigns", headers=h, json={
+            "name": self.config.campaign_name, "list_ids": [self.list_id],
+            "dial_mode": "progressive", "max_attempts": self.config.max_attempts,
+            "retry_delay_s": self.config.retry_delay_s}), "create campaign")
+        self.campaign_id = campaign["campaign_id"]
+        _check(await dialer.post(f"/v1/campaigns/{self.campaign_id}/start", headers=h),
+               "start campaign")
 
     async def run_agents(self, stop: asyncio.Event) -> None:
         """Log the agents in and let them take calls until ``stop`` is set."""
         assert self.campaign_id is not None
         rng = random.Random(self.config.seed)
-        async with self.client(self.endpoints.agent) as c:
-            self.agents = [
-                SimulatedAgent(f"agent-{i + 1}", c, self.headers, self.campaign_id,
-                               self.config.behaviour, random.Random(rng.random()))
-                for i in range(self.config.agents)
-            ]
-            await asyncio.gather(*(a.run(stop) for a in self.agents))
+        self.agents = [
+            SimulatedAgent(f"agent-{i + 1}", self.clients["agent"], self.headers, self.campaign_id,
+                           self.config.behaviour, random.Random(rng.random()))
+            for i in range(self.config.agents)
+        ]
+        await asyncio.gather(*(a.run(stop) for a in self.agents))
 
     async def kpis(self) -> dict[str, Any]:
-        async with self.client(self.endpoints.reporting) as c:
-            r = await c.get(f"/v1/campaigns/{self.campaign_id}/kpis")
-            return {} if r.status_code == 404 else _check(r, "campaign KPIs")
+        r = await self.clients["reporting"].get(f"/v1/campaigns/{self.campaign_id}/kpis",
+                                                headers=self.headers)
+        return {} if r.status_code == 404 else _check(r, "campaign KPIs")
 
     async def campaign_status(self) -> dict[str, Any]:
-        async with self.client(self.endpoints.dialer) as c:
-            return _check(await c.get(f"/v1/campaigns/{self.campaign_id}/status"), "campaign status")
+        return _check(await self.clients["dialer"].get(
+            f"/v1/campaigns/{self.campaign_id}/status", headers=self.headers), "campaign status")
