@@ -2,13 +2,35 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from pathlib import Path
+
 from fastapi import FastAPI
 
-from common.app import ServiceSpec, create_service_app
-from common.settings import ServiceSettings
+from agent.adapters.db import metadata
+from agent.adapters.repository import AgentRepository
+from agent.api.routes import router
+from agent.app.calls import CallEventHandler
+from agent.settings import AgentSettings
+from common.app import ServiceRuntime, ServiceSpec, Worker, create_service_app
+from common.topics import Topic
 
-SPEC = ServiceSpec(name="agent")
+
+def workers(runtime: ServiceRuntime) -> Sequence[Worker]:
+    """The ``calls`` consumer: call connections and ends move agents on_call / to wrap_up."""
+    handler = CallEventHandler(AgentRepository(runtime.event_store))
+    return [runtime.consumer("agent-calls", [Topic.CALLS], handler=handler.handle)]
 
 
-def create_app(settings: ServiceSettings | None = None) -> FastAPI:
+SPEC = ServiceSpec(
+    name="agent",
+    routers=[router],
+    migrations=Path(__file__).parent / "migrations",
+    metadata=metadata,
+    workers=workers,
+    settings_cls=AgentSettings,
+)
+
+
+def create_app(settings: AgentSettings | None = None) -> FastAPI:
     return create_service_app(SPEC, settings)

@@ -10,10 +10,9 @@ Phone numbers appear in payloads (dialing needs them) but never in logs or metri
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from common.topics import Topic
 
@@ -103,7 +102,7 @@ class LeadDueV1(EventPayload):
     list_id: str
     campaign_id: str
     attempt: int = Field(ge=1, description="1 for the first attempt")
-    due_at: datetime
+    due_at: AwareDatetime
     reason: Literal["new", "retry", "callback"] = "new"
     phone_e164: str = Field(description="E.164 number, personal data: never log it")
     country: str = Field(description="ISO 3166-1 alpha-2 region of the number")
@@ -124,7 +123,7 @@ class LeadReturnedV1(EventPayload):
     campaign_id: str
     attempt: int = Field(ge=1)
     reason: Literal["clearance_expired", "dnc", "campaign_stopped"]
-    at: datetime
+    at: AwareDatetime
 
 
 class LeadClosedV1(EventPayload):
@@ -159,8 +158,8 @@ class ComplianceDecidedV1(EventPayload):
     phone_e164: str = Field(description="the number screened (the dialer dials it if cleared)")
     outcome: Literal["cleared", "blocked"]
     reasons: list[DecisionReason] = Field(default_factory=list)
-    valid_until: datetime | None = Field(None, description="cleared: dial before this instant")
-    earliest_callable_at: datetime | None = Field(
+    valid_until: AwareDatetime | None = Field(None, description="cleared: dial before this instant")
+    earliest_callable_at: AwareDatetime | None = Field(
         None, description="blocked: earliest instant the lead may become callable; null = never"
     )
     policy_version: str
@@ -177,7 +176,7 @@ class DncEntryAddedV1(EventPayload):
     list_id: str = Field(description="'tenant', 'campaign:<id>' or a national registry id")
     phone_e164: str
     source: str = Field(description="api, disposition, import, registry")
-    added_at: datetime
+    added_at: AwareDatetime
 
 
 class DncEntryRemovedV1(EventPayload):
@@ -189,7 +188,7 @@ class DncEntryRemovedV1(EventPayload):
     entry_key: str
     list_id: str
     phone_e164: str
-    removed_at: datetime
+    removed_at: AwareDatetime
 
 
 # --------------------------------------------------------------------------- campaigns
@@ -216,7 +215,7 @@ class _CallEvent(EventPayload):
     call_id: str
     campaign_id: str
     lead_id: str
-    at: datetime
+    at: AwareDatetime
 
 
 class CallDialedV1(_CallEvent):
@@ -268,7 +267,7 @@ class AgentStateChangedV1(EventPayload):
     reason: str | None = None
     campaign_ids: list[str] = Field(default_factory=list)
     call_id: str | None = Field(None, description="on_call / wrap_up: the call concerned")
-    at: datetime
+    at: AwareDatetime
 
 
 class DispositionSubmittedV1(EventPayload):
@@ -283,5 +282,5 @@ class DispositionSubmittedV1(EventPayload):
     campaign_id: str
     disposition: str = Field(description="sale, not_interested, callback, do_not_call, ...")
     category: Literal["success", "contact", "callback", "dnc", "other"]
-    callback_at: datetime | None = None
-    at: datetime
+    callback_at: AwareDatetime | None = None
+    at: AwareDatetime
