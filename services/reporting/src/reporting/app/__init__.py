@@ -1,0 +1,1 @@
+"""Use cases: the projection (consumer) and the KPI queries (API)."""

@@ -1,0 +1,1 @@
+"""Pure reporting model: call-fact merges, agent state intervals and the KPI formulas."""
