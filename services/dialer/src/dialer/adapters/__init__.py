@@ -1,0 +1,1 @@
+"""Adapters of the dialer: database tables and the telephony gateway."""

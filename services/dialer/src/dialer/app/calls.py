@@ -1,0 +1,218 @@
+"""Call lifecycle: place, progress, route to an agent, abandon, end, recover.
+
+Each function runs in the caller's transaction and appends the call's events together
+with the ``calls`` row change; a change is applied only from the state it expects (and
+the stream version it read), so every dialed call reaches exactly one ``CallEndedV1``.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from common.events.catalog import (
+    CallAbandonedV1,
+    CallAnsweredV1,
+    CallConnectedV1,
+    CallDialedV1,
+    CallEndedV1,
+    EventPayload,
+)
+from common.eventstore import EventStore
+from dialer.adapters.db import agent_campaigns, agents, calls, hopper
+from dialer.adapters.telephony import Progress
+from dialer.domain.dialing import LIVE_STATES, CallState
+
+log = logging.getLogger(__name__)
+
+_ENDED_BY_PROGRESS = {Progress.NO_ANSWER: "no_answer", Progress.BUSY: "busy",
+                      Progress.FAILED: "failed"}
+
+
+def _ms(start: datetime | None, end: datetime) -> int:
+    return max(0, int((end - start).total_seconds() * 1000)) if start else 0
+
+
+@dataclass(frozen=True)
+class DialOrder:
+    """A call placed in the database, to be handed to the gateway after commit.
+
+    ``phone_e164`` lives only in memory here: never log it."""
+
+    tenant_id: str
+    call_id: str
+    phone_e164: str
+
+
+class CallBook:
+    """The call operations, bound to the event store they append to."""
+
+    def __init__(self, event_store: EventStore) -> None:
+        self.events = event_store
+
+    async def place(self, session: AsyncSession, entry: Row[Any], now: datetime) -> DialOrder | None:
+        """Take a hopper entry out and record the call attempt (``CallDialedV1``).
+
+        None if the entry already left the hopper (a concurrent DNC removal won)."""
+        call_id = f"call-{uuid.uuid4()}"
+        taken = await session.execute(delete(hopper).where(hopper.c.id == entry.id))
+        if taken.rowcount != 1:  # type: ignore[attr-defined]
+            return None
+        await session.execute(insert(calls).values(
+            tenant_id=entry.tenant_id, call_id=call_id, campaign_id=entry.campaign_id,
+            lead_id=entry.lead_id, list_id=entry.list_id, attempt=entry.attempt,
+            state=CallState.DIALING, version=1, dialed_at=now))
+        await self.events.append(
+            session, tenant_id=entry.tenant_id, stream_id=call_id, expected_version=0,
+            payloads=[CallDialedV1(call_id=call_id, campaign_id=entry.campaign_id,
+                                   lead_id=entry.lead_id, at=now, attempt=entry.attempt)])
+        return DialOrder(entry.tenant_id, call_id, entry.phone_e164)
+
+    async def load(self, session: AsyncSession, tenant_id: str, call_id: str) -> Row[Any] | None:
+        result = await session.execute(
+            select(calls).where(calls.c.tenant_id == tenant_id, calls.c.call_id == call_id))
+        return result.first()
+
+    async def _advance(self, session: AsyncSession, call: Row[Any],
+                       payloads: Sequence[EventPayload], **changes: Any) -> bool:
+        """Append ``payloads`` and apply ``changes`` if the call is still as read."""
+        result = await session.execute(
+            update(calls)
+            .where(calls.c.tenant_id == call.tenant_id, calls.c.call_id == call.call_id,
+                   calls.c.version == call.version, calls.c.state == call.state)
+            .values(version=call.version + len(payloads), **changes))
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            return False
+        if payloads:
+            await self.events.append(session, tenant_id=call.tenant_id, stream_id=call.call_id,
+                                     expected_version=call.version, payloads=payloads)
+        return True
+
+    def _ids(self, call: Row[Any], now: datetime) -> dict[str, Any]:
+        return {"call_id": call.call_id, "campaign_id": call.campaign_id,
+                "lead_id": call.lead_id, "at": now}
+
+    async def progress(self, session: AsyncSession, tenant_id: str, call_id: str,
+                       progress: Progress, now: datetime) -> CallState | None:
+        """Apply what the gateway reported; returns the call's new state (None: ignored).
+
+        A live answer is routed at once if an agent is ready; otherwise the call waits.
+        """
+        call = await self.load(session, tenant_id, call_id)
+        if call is None or call.state not in (CallState.DIALING, CallState.RINGING):
+            return None
+        ids = self._ids(call, now)
+        ring_ms = _ms(call.dialed_at, now)
+        if progress is Progress.RINGING:
+            ok = await self._advance(session, call, [], state=CallState.RINGING)
+            return CallState.RINGING if ok else None
+        if progress is Progress.ANSWERED_MACHINE:
+            ok = await self._advance(
+                session, call,
+                [CallAnsweredV1(**ids, answered_by="machine"),
+                 CallEndedV1(**ids, outcome="machine", ring_ms=ring_ms)],
+                state=CallState.ENDED, answered_at=now, ended_at=now, ring_ms=ring_ms,
+                outcome="machine")
+            return CallState.ENDED if ok else None
+        if progress is Progress.ANSWERED_HUMAN:
+            if not await self._advance(session, call, [CallAnsweredV1(**ids, answered_by="human")],
+                                       state=CallState.WAITING, answered_at=now, ring_ms=ring_ms):
+                return None
+            routed = await self.route(session, tenant_id, call_id, now)
+            return CallState.CONNECTED if routed else CallState.WAITING
+        outcome = _ENDED_BY_PROGRESS[progress]
+        ok = await self._advance(session, call, [CallEndedV1(**ids, outcome=outcome,
+                                                             ring_ms=ring_ms)],
+                                 state=CallState.ENDED, ended_at=now, ring_ms=ring_ms,
+                                 outcome=outcome)
+        return CallState.ENDED if ok else None
+
+    async def route(self, session: AsyncSession, tenant_id: str, call_id: str,
+                    now: datetime) -> str | None:
+        """Connect a waiting live answer to the longest-idle ready agent of its campaign.
+
+        Agents already reserved for a call are skipped; the reservation is a conditional
+        update, so two answers never take the same agent. Returns the agent id or None.
+        """
+        call = await self.load(session, tenant_id, call_id)
+        if call is None or call.state != CallState.WAITING:
+            return None
+        candidates = await session.execute(
+            select(agents.c.agent_id)
+            .join(agent_campaigns, (agent_campaigns.c.tenant_id == agents.c.tenant_id)
+                  & (agent_campaigns.c.agent_id == agents.c.agent_id))
+            .where(agents.c.tenant_id == tenant_id, agent_campaigns.c.campaign_id == call.campaign_id,
+                   agents.c.state == "ready", agents.c.reserved_call_id.is_(None))
+            .order_by(agents.c.ready_since, agents.c.agent_id)
+            .limit(5))
+        for agent_id in candidates.scalars().all():
+            reserved = await session.execute(
+                update(agents)
+                .where(agents.c.tenant_id == tenant_id, agents.c.agent_id == agent_id,
+                       agents.c.state == "ready", agents.c.reserved_call_id.is_(None))
+                .values(reserved_call_id=call_id))
+            if reserved.rowcount != 1:  # type: ignore[attr-defined]
+                continue
+            connected = await self._advance(session, call, [CallConnectedV1(
+                **self._ids(call, now), agent_id=agent_id, wait_ms=_ms(call.answered_at, now))],
+                state=CallState.CONNECTED, connected_at=now, agent_id=agent_id)
+            if not connected:  # the call moved on meanwhile: give the agent back
+                await session.execute(update(agents).where(
+                    agents.c.tenant_id == tenant_id, agents.c.agent_id == agent_id,
+                    agents.c.reserved_call_id == call_id).values(reserved_call_id=None))
+                return None
+            return str(agent_id)
+        return None
+
+    async def abandon(self, session: AsyncSession, tenant_id: str, call_id: str,
+                      now: datetime) -> bool:
+        """No agent within the abandon threshold: the gateway plays the legally required
+        abandon message (identification and opt-out) and hangs up; the call ends."""
+        call = await self.load(session, tenant_id, call_id)
+        if call is None or call.state != CallState.WAITING:
+            return False
+        ids = self._ids(call, now)
+        return await self._advance(
+            session, call,
+            [CallAbandonedV1(**ids, wait_ms=_ms(call.answered_at, now)),
+             CallEndedV1(**ids, outcome="abandoned", ring_ms=call.ring_ms or 0)],
+            state=CallState.ENDED, ended_at=now, outcome="abandoned")
+
+    async def end(self, session: AsyncSession, call: Row[Any], outcome: str,
+                  now: datetime) -> bool:
+        """End a live call (``completed`` by the agent, or ``failed``) and free its agent."""
+        if call.state not in LIVE_STATES:
+            return False
+        talk_ms = _ms(call.connected_at, now) if call.state == CallState.CONNECTED else 0
+        ring_ms = call.ring_ms if call.ring_ms is not None else _ms(call.dialed_at, now)
+        ok = await self._advance(
+            session, call,
+            [CallEndedV1(**self._ids(call, now), outcome=outcome, ring_ms=ring_ms,
+                         talk_ms=talk_ms, agent_id=call.agent_id)],
+            state=CallState.ENDED, ended_at=now, ring_ms=ring_ms, outcome=outcome)
+        if ok and call.agent_id:
+            await session.execute(
+                update(agents)
+                .where(agents.c.tenant_id == call.tenant_id, agents.c.agent_id == call.agent_id,
+                       agents.c.reserved_call_id == call.call_id)
+                .values(reserved_call_id=None))
+        return ok
+
+    async def fail_live_calls(self, session: AsyncSession, now: datetime, limit: int) -> int:
+        """End up to ``limit`` calls left live (a restart lost their gateway legs) as failed."""
+        result = await session.execute(
+            select(calls).where(calls.c.state.in_([s.value for s in LIVE_STATES])).limit(limit))
+        ended = 0
+        for call in result.all():
+            ended += await self.end(session, call, "failed", now)
+        if ended:
+            log.warning("ended %d calls left live by a previous run as failed", ended)
+        return ended

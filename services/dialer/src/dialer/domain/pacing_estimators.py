@@ -1,0 +1,296 @@
+"""Online estimators the pacing engine learns from the campaign's own completed calls.
+
+Every estimator is an immutable value object: ``observe(...)`` returns a new snapshot and
+never mutates the old one, so a pacing decision is a pure function of the snapshot it was
+given. Weights decay exponentially per observation (an effective memory of ``memory``
+observations), which lets the estimates follow drift (answer rate, talk time) while a
+prior covers the cold start. All durations are in seconds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+from numpy.typing import NDArray
+
+FloatArray = NDArray[np.float64]
+
+#: Counts of new dials at which the pacing model evaluates expected abandons: every count
+#: up to 16, then 15% apart (up to ~1.3 million).
+DIAL_COUNTS: FloatArray = np.unique(np.concatenate((
+    np.arange(0.0, 17.0), np.round(16.0 * 1.15 ** np.arange(1, 82)),
+)))
+
+
+def _decay(memory: float, count: int) -> float:
+    """Weight kept by the old estimate after ``count`` new observations."""
+    return float((1.0 - 1.0 / memory) ** count)
+
+
+@dataclass(frozen=True, eq=False)
+class DurationEstimator:
+    """Exponentially weighted histogram of a duration (seconds) on a uniform grid.
+
+    ``weights[i]`` is the probability mass of ``[i * bin_width, (i + 1) * bin_width)``;
+    ``overflow`` is the mass beyond the grid, whose tail is taken as exponential with
+    mean ``tail_mean`` seconds. Mass is spread uniformly inside a bin.
+    """
+
+    bin_width: float
+    weights: FloatArray
+    overflow: float
+    tail_mean: float
+    memory: float
+    _cdf: FloatArray = field(init=False, repr=False)
+    _mean: float = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        cdf = np.concatenate(([0.0], np.cumsum(self.weights)))
+        object.__setattr__(self, "_cdf", cdf)
+        edges = (np.arange(self.weights.size) + 0.5) * self.bin_width
+        tail = self.overflow * (self.horizon + self.tail_mean)
+        object.__setattr__(self, "_mean", float(np.dot(self.weights, edges) + tail))
+
+    @classmethod
+    def from_samples(
+        cls,
+        samples: Sequence[float],
+        *,
+        bin_width: float,
+        horizon: float,
+        memory: float,
+        tail_mean: float,
+    ) -> DurationEstimator:
+        """Prior built from representative durations (equal weights), e.g. a cold start."""
+        n_bins = round(horizon / bin_width)
+        weights, overflow = _histogram(np.asarray(samples, dtype=np.float64), bin_width, n_bins)
+        return cls(bin_width, weights, overflow, tail_mean, memory)
+
+    @property
+    def horizon(self) -> float:
+        """End of the grid (seconds)."""
+        return self.weights.size * self.bin_width
+
+    @property
+    def mean(self) -> float:
+        """Mean duration (seconds)."""
+        return self._mean
+
+    def observe(self, samples: Sequence[float]) -> DurationEstimator:
+        """New snapshot after observing ``samples`` (seconds), most recent weighing most."""
+        if len(samples) == 0:
+            return self
+        keep = _decay(self.memory, len(samples))
+        batch, batch_overflow = _histogram(
+            np.asarray(samples, dtype=np.float64), self.bin_width, self.weights.size
+        )
+        return replace(
+            self,
+            weights=keep * self.weights + (1.0 - keep) * batch,
+            overflow=keep * self.overflow + (1.0 - keep) * batch_overflow,
+        )
+
+    def cdf(self, x: FloatArray) -> FloatArray:
+        """P(duration <= x) for an array of durations (seconds)."""
+        inside = np.interp(x, np.arange(self._cdf.size) * self.bin_width, self._cdf)
+        beyond = 1.0 - self.overflow * np.exp(-(np.maximum(x, self.horizon) - self.horizon)
+                                              / self.tail_mean)
+        return np.where(x <= self.horizon, inside, beyond)
+
+    def quantiles(self, levels: FloatArray) -> FloatArray:
+        """Inverse CDF at ``levels`` (within the grid; seconds)."""
+        grid = np.arange(self._cdf.size) * self.bin_width
+        return np.asarray(np.interp(levels, self._cdf, grid), dtype=np.float64)
+
+    def expected_lead(self, x: FloatArray) -> FloatArray:
+        """``E[(x - duration)+]``, i.e. the integral of the CDF up to ``x`` (seconds)."""
+        area = np.concatenate(([0.0], np.cumsum(self._cdf[:-1] + self._cdf[1:]) * (
+            0.5 * self.bin_width)))
+        return np.asarray(np.interp(x, np.arange(self._cdf.size) * self.bin_width, area))
+
+    def conditional_end(self, elapsed: FloatArray, within: FloatArray) -> FloatArray:
+        """P(ends within ``within`` more seconds | lasted ``elapsed`` seconds), outer product.
+
+        Returns an array of shape ``(len(elapsed), len(within))``.
+        """
+        survive_now = 1.0 - self.cdf(elapsed)
+        later = elapsed[:, None] + within[None, :]
+        ended = self.cdf(later.ravel()).reshape(later.shape) - (1.0 - survive_now)[:, None]
+        hazard_tail = 1.0 - np.exp(-within[None, :] / self.tail_mean)
+        safe = survive_now > 1e-9
+        ratio = ended / np.where(safe, survive_now, 1.0)[:, None]
+        return np.clip(np.where(safe[:, None], ratio, hazard_tail), 0.0, 1.0)
+
+
+def _histogram(samples: FloatArray, bin_width: float, n_bins: int) -> tuple[FloatArray, float]:
+    """Normalised histogram of ``samples`` on the grid plus the share beyond it."""
+    index = np.floor(samples / bin_width).astype(np.int64)
+    inside = index < n_bins
+    counts = np.bincount(np.clip(index[inside], 0, None), minlength=n_bins).astype(np.float64)
+    total = float(samples.size)
+    return counts / total, float(np.count_nonzero(~inside)) / total
+
+
+@dataclass(frozen=True, eq=False)
+class OutlookTables:
+    """Per-bin probabilities at the answer-time points of a new dial (see
+    :meth:`CampaignStatistics.outlook_tables`).
+
+    ``answer_lead[m]`` is ``E[(answer_times[m] - delay)+]`` (seconds): live answers per
+    second of future dials, times this, is how many of them are answered by then.
+    ``agent_free[i]`` holds, for an agent whose elapsed handle time falls in bin ``i``,
+    P(free by each answer time + grace) followed by the Bernoulli variances;
+    ``call_answered`` the same for calls in flight by elapsed ring time. The last row of
+    each table holds every elapsed time beyond the grid. ``new_answers[i, m]``: expected
+    live answers by answer time ``m`` from ``DIAL_COUNTS[i]`` new dials, and
+    ``new_answers_var`` their variance.
+    """
+
+    answer_probability: float
+    answer_times: FloatArray
+    answered_by: FloatArray
+    answer_lead: FloatArray
+    handle_bin_width: float
+    agent_free: FloatArray
+    ring_bin_width: float
+    call_answered: FloatArray
+    new_answers: FloatArray
+    new_answers_var: FloatArray
+
+    def supply(self, busy_elapsed: FloatArray) -> FloatArray:
+        """Expected agents freed by each answer time + grace, then the variances."""
+        return _binned(busy_elapsed, self.handle_bin_width, self.agent_free)
+
+    def demand(self, ring_elapsed: FloatArray) -> FloatArray:
+        """Expected live answers of calls in flight by each answer time, then variances."""
+        return _binned(ring_elapsed, self.ring_bin_width, self.call_answered)
+
+
+def _binned(elapsed: FloatArray, bin_width: float, table: FloatArray) -> FloatArray:
+    """Sum of the table rows of the bins that ``elapsed`` (seconds) fall in."""
+    rows = table.shape[0]
+    index = np.minimum((elapsed * (1.0 / bin_width)).astype(np.intp), rows - 1)
+    return np.asarray(np.bincount(index, minlength=rows).astype(np.float64) @ table)
+
+
+@dataclass(frozen=True)
+class CampaignStatistics:
+    """What the pacing engine knows about a campaign, learned from its completed calls.
+
+    - ``answer_probability``: share of dials answered by a live person;
+    - ``answer_delay``: dial to end of greeting, live answers only (seconds);
+    - ``non_live_duration``: dial to failure/no-answer, calls not answered live (seconds);
+    - ``handle_time``: talk + wrap-up of connected calls (seconds);
+    - ``outcome_memory``: effective number of call outcomes behind ``answer_probability``.
+    """
+
+    answer_probability: float
+    answer_delay: DurationEstimator
+    non_live_duration: DurationEstimator
+    handle_time: DurationEstimator
+    outcome_memory: float = 2000.0
+    _tables: dict[tuple[float, int], OutlookTables] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+
+    @classmethod
+    def cold_start(cls) -> CampaignStatistics:
+        """Deliberately vague priors for a campaign that has made no calls yet.
+
+        25% live answers; greetings 4-20 s after the dial; unanswered calls end anywhere
+        from 1 to 30 s; handle times spread around 3 minutes. They are washed out after a
+        few hundred calls.
+        """
+        return cls(
+            answer_probability=0.25,
+            answer_delay=DurationEstimator.from_samples(
+                np.linspace(4.0, 20.0, 17).tolist(),
+                bin_width=0.5, horizon=60.0, memory=1000.0, tail_mean=10.0,
+            ),
+            non_live_duration=DurationEstimator.from_samples(
+                np.linspace(1.0, 30.0, 30).tolist(),
+                bin_width=0.5, horizon=60.0, memory=2000.0, tail_mean=10.0,
+            ),
+            handle_time=DurationEstimator.from_samples(
+                (-180.0 * np.log(1.0 - (np.arange(50) + 0.5) / 50)).tolist(),
+                bin_width=5.0, horizon=1800.0, memory=400.0, tail_mean=180.0,
+            ),
+        )
+
+    def observe(
+        self,
+        *,
+        live_answer_delays: Sequence[float] = (),
+        non_live_durations: Sequence[float] = (),
+        handle_times: Sequence[float] = (),
+    ) -> CampaignStatistics:
+        """New snapshot after calls resolved (live or not) and agents finished calls."""
+        outcomes = len(live_answer_delays) + len(non_live_durations)
+        probability = self.answer_probability
+        if outcomes:
+            keep = _decay(self.outcome_memory, outcomes)
+            probability = keep * probability + (1.0 - keep) * len(live_answer_delays) / outcomes
+        return CampaignStatistics(
+            answer_probability=probability,
+            answer_delay=self.answer_delay.observe(live_answer_delays),
+            non_live_duration=self.non_live_duration.observe(non_live_durations),
+            handle_time=self.handle_time.observe(handle_times),
+            outcome_memory=self.outcome_memory,
+        )
+
+    def outlook_tables(self, grace: float, points: int) -> OutlookTables:
+        """Lookup tables for :class:`~dialer.domain.pacing_model.PipelineOutlook` (memoised).
+
+        A new live call is answered at one of ``points`` equally likely delays; for each,
+        the tables give, per bin of elapsed handle time, P(the agent is free by then +
+        ``grace``) and, per bin of elapsed ring time, P(the call is answered live by then).
+        """
+        key = (grace, points)
+        cached = self._tables.get(key)
+        if cached is None:
+            cached = self._build_tables(grace, points)
+            self._tables[key] = cached
+        return cached
+
+    def _build_tables(self, grace: float, points: int) -> OutlookTables:
+        levels = (np.arange(points, dtype=np.float64) + 0.5) / points
+        times = self.answer_delay.quantiles(levels)
+        handle = self.handle_time
+        handle_rows = (np.arange(handle.weights.size + 1, dtype=np.float64) + 0.5) * handle.bin_width
+        freed = handle.conditional_end(handle_rows, times + grace)
+        ring = self.non_live_duration
+        ring_rows = (np.arange(ring.weights.size + 1, dtype=np.float64) + 0.5) * ring.bin_width
+        answered = self.live_answer_within(ring_rows, times)
+        share = self.answer_probability * levels
+        return OutlookTables(
+            answer_probability=self.answer_probability,
+            answer_times=times,
+            answered_by=levels,
+            answer_lead=self.answer_delay.expected_lead(times),
+            handle_bin_width=handle.bin_width,
+            agent_free=np.hstack((freed, freed * (1.0 - freed))),
+            ring_bin_width=ring.bin_width,
+            call_answered=np.hstack((answered, answered * (1.0 - answered))),
+            new_answers=DIAL_COUNTS[:, None] * share,
+            new_answers_var=DIAL_COUNTS[:, None] * (share * (1.0 - share)),
+        )
+
+    def live_answer_within(self, ring_elapsed: FloatArray, within: FloatArray) -> FloatArray:
+        """P(a call ringing for ``ring_elapsed`` s is answered live within ``within`` s).
+
+        Bayes on the two outcome distributions: the longer a call rings, the likelier it
+        is headed for a no-answer. Shape ``(len(ring_elapsed), len(within))``.
+        """
+        p = self.answer_probability
+        delay_cdf_now = self.answer_delay.cdf(ring_elapsed)
+        pending = p * (1.0 - delay_cdf_now) + (1.0 - p) * (
+            1.0 - self.non_live_duration.cdf(ring_elapsed)
+        )
+        later = (ring_elapsed[:, None] + within[None, :]).ravel()
+        answered = p * (self.answer_delay.cdf(later).reshape(-1, within.size)
+                        - delay_cdf_now[:, None])
+        safe = pending > 1e-12
+        ratio = answered / np.where(safe, pending, 1.0)[:, None]
+        return np.clip(np.where(safe[:, None], ratio, 0.0), 0.0, 1.0)
