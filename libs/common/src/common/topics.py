@@ -48,7 +48,7 @@ TOPICS: dict[Topic, TopicSpec] = {
         TopicSpec(Topic.COMPLIANCE, "lead_id", 12, _KEEP_FOREVER, "compliance decisions"),
         TopicSpec(
             Topic.DNC,
-            "list:E.164",
+            "tenant/list:E.164",
             6,
             {"cleanup.policy": "compact", "min.compaction.lag.ms": "0"},
             "do-not-call entries, latest state per list and number",

@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from fastapi import FastAPI
 
 from common.app import ServiceSpec, create_service_app
-from common.settings import ServiceSettings
+from compliance.adapters.db import metadata
+from compliance.api import decisions, dnc
+from compliance.app.workers import workers
+from compliance.settings import ComplianceSettings
 
-SPEC = ServiceSpec(name="compliance")
+SPEC = ServiceSpec(
+    name="compliance",
+    routers=[dnc.router, decisions.router],
+    migrations=Path(__file__).parent / "migrations",
+    metadata=metadata,
+    workers=workers,
+    settings_cls=ComplianceSettings,
+)
 
 
-def create_app(settings: ServiceSettings | None = None) -> FastAPI:
+def create_app(settings: ComplianceSettings | None = None) -> FastAPI:
     return create_service_app(SPEC, settings)

@@ -6,11 +6,12 @@ from datetime import UTC, datetime
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from compliance.domain.dnc_index import DncIndex, e164_to_int
 from compliance.domain.errors import MalformedRegistryFileError
 from compliance.domain.registry import RegistrySet, parse_registry_lines
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 e164 = st.integers(min_value=10**7, max_value=10**15 - 1).map(lambda n: f"+{n}")
 nanp = st.integers(min_value=12_002_000_000, max_value=19_999_999_999).map(lambda n: f"+{n}")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from compliance_kit import bundled, decide, facts, request, utc
+
 from compliance.domain.decision import (
     Attempt,
     Decision,
@@ -13,7 +15,6 @@ from compliance.domain.decision import (
 )
 from compliance.domain.rules import evaluate, screen
 from compliance.domain.zones import Address, CandidateZone, Location, NumberFacts
-from compliance_kit import bundled, decide, facts, request, utc
 
 NY = "+12125550123"
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from compliance_kit import bundled, decide, facts, request, utc
+
 from compliance.domain.errors import (
     LooseningOverlayError,
     PolicyPackError,
@@ -12,7 +14,6 @@ from compliance.domain.errors import (
 )
 from compliance.domain.policy import PolicyCatalog
 from compliance.domain.rules import screen
-from compliance_kit import bundled, decide, facts, request, utc
 
 PACKS = Path(__file__).parents[2] / "src" / "compliance" / "packs"
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from compliance_kit import bundled, decide, facts, request, utc
+
 from compliance.domain.decision import Attempt, DncHit, Refusal, RegistryCopy
 from compliance.domain.rules import screen
-from compliance_kit import bundled, decide, facts, request, utc
 
 TORONTO = "+14165550123"  # America/Toronto, EST in January
 LONDON = "+442079460000"  # Europe/London, GMT in January

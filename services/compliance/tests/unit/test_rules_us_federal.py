@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from compliance_kit import bundled, decide, facts, request, utc
+
 from compliance.domain.decision import (
     Consent,
     DncHit,
@@ -12,7 +14,6 @@ from compliance.domain.decision import (
 )
 from compliance.domain.policy import PolicyCatalog
 from compliance.domain.rules import screen
-from compliance_kit import bundled, decide, facts, request, utc
 
 NY = "+12125550123"  # America/New_York; January is EST (UTC-5)
 

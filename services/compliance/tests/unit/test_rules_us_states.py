@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 import holidays
-from compliance.domain.decision import Attempt, Emergency
 from compliance_kit import decide, facts, utc
+
+from compliance.domain.decision import Attempt, Emergency
 
 FL = "+13055551234"  # Miami, America/New_York
 OK = "+14055551234"  # Oklahoma City, America/Chicago

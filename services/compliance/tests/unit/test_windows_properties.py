@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from compliance.domain.effective import EffectivePolicy, merge
 from compliance.domain.pack_schema import PolicyPack
 from compliance.domain.windows import closed_reason, is_open_everywhere, next_close, next_open
 from compliance.domain.zones import zone_info
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 DST_ZONES = [
     "America/New_York",

@@ -99,7 +99,7 @@ async def test_campaign_api_state_machine_tenancy_and_hopper_returns(
 
         await wait_for(lambda: depth(2), timeout_s=20, what="two leads in the hopper")
         await send(svc, kafka_broker, "dnc", DncEntryAddedV1(
-            entry_key=f"tenant:{PHONE}", list_id="tenant", phone_e164=PHONE, source="api",
+            entry_key=f"acme/tenant:{PHONE}", list_id="tenant", phone_e164=PHONE, source="api",
             added_at=datetime.now(UTC)))
         await wait_for(lambda: depth(1), timeout_s=20, what="the DNC lead out of the hopper")
         assert (await c.post(f"/v1/campaigns/{cid}/pause", headers=acme)).json()["state"] == "paused"

@@ -172,7 +172,9 @@ class DncEntryAddedV1(EventPayload):
     key_field = "entry_key"
     summary = "A number was put on a do-not-call list (effective at once)."
 
-    entry_key: str = Field(description="scope/list key: '<list>:<E.164>' (compacted topic key)")
+    entry_key: str = Field(
+        description="compacted topic key '<tenant>/<list>:<E.164>': latest state per tenant list number"
+    )
     list_id: str = Field(description="'tenant', 'campaign:<id>' or a national registry id")
     phone_e164: str
     source: str = Field(description="api, disposition, import, registry")

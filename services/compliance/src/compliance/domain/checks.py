@@ -56,7 +56,17 @@ def coverage(ctx: Context) -> list[Reason]:
         for code in ctx.policy.uncovered
     ]
     number = ctx.location.number
-    if number.kind == "non_geographic" and ctx.request.explicit_zone is None:
+    if ctx.request.lead_zones is not None and not ctx.request.lead_zones:
+        out.append(
+            Reason(
+                rule_id="zone.unknown",
+                effect="block",
+                source="rules",
+                text="the lead record carries no candidate time zone (fail closed)",
+            )
+        )
+    explicit = any(z.source == "explicit" for z in ctx.location.zones)
+    if number.kind == "non_geographic" and not explicit:
         out.append(
             Reason(
                 rule_id="zone.non_geographic",
@@ -65,7 +75,7 @@ def coverage(ctx: Context) -> list[Reason]:
                 text=f"{number.number_type} number has no location and the lead no explicit zone",
             )
         )
-    elif not ctx.location.zones:
+    elif not ctx.location.zones and ctx.request.lead_zones != []:
         out.append(
             Reason(
                 rule_id="zone.unknown",
@@ -99,6 +109,16 @@ def registries(ctx: Context) -> list[Reason]:
         copies = sorted(
             (c for c in ctx.facts.registry_copies if c.name == name), key=lambda c: c.downloaded_at
         )
+        if not copies and name in ctx.facts.waived_registries:
+            out.append(
+                Reason(
+                    rule_id="registry.waived",
+                    effect="note",
+                    source=entries[0].source,
+                    text=f"no imported copy of registry {name}; waived by configuration",
+                )
+            )
+            continue
         if not copies:
             out.append(
                 Reason(

@@ -10,8 +10,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from compliance.domain.zones import Address, CandidateZone
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from compliance.domain.zones import Address, CandidateZone
 
 Outcome = Literal["cleared", "blocked"]
 Effect = Literal["block", "allow", "note"]
@@ -26,7 +27,10 @@ class _Frozen(BaseModel):
 class ScreeningRequest(_Frozen):
     """A lead to screen. ``person_key`` identifies the called person across numbers (it
     defaults to the number); ``subject`` is the call's subject for attempt caps and
-    ``product`` the product for re-solicitation bans."""
+    ``product`` the product for re-solicitation bans. ``lead_zones`` are the candidate
+    zones the lead record carries (united with the located ones); ``None`` when the caller
+    has none to give, an empty list when the lead was recorded without any zone: that
+    blocks (``zone.unknown``), fail closed, even if the number alone would locate it."""
 
     tenant_id: str
     campaign_id: str
@@ -34,6 +38,7 @@ class ScreeningRequest(_Frozen):
     number: str = Field(description="E.164")
     address: Address = Address()
     explicit_zone: str | None = None
+    lead_zones: list[CandidateZone] | None = None
     person_key: str | None = None
     subject: str | None = None
     product: str | None = None
@@ -124,6 +129,11 @@ class ScreeningFacts(_Frozen):
         default=None, description="latest disconnection of the number (reassigned-numbers data)"
     )
     emergencies: list[Emergency] = []
+    waived_registries: list[str] = Field(
+        default=[],
+        description="registries without an imported copy that configuration waives (a note "
+        "instead of registry.missing): only until registry imports exist, never in production",
+    )
 
 
 class Reason(_Frozen):

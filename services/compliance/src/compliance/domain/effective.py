@@ -10,6 +10,8 @@ import hashlib
 import json
 from datetime import time
 
+from pydantic import BaseModel, ConfigDict
+
 from compliance.domain.pack_schema import (
     WEEKDAYS,
     Abandonment,
@@ -22,7 +24,6 @@ from compliance.domain.pack_schema import (
     Registry,
     Weekday,
 )
-from pydantic import BaseModel, ConfigDict
 
 
 class _Frozen(BaseModel):

@@ -13,8 +13,9 @@ from functools import cache
 from typing import Literal
 
 import holidays
-from compliance.domain.periods import Period
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from compliance.domain.periods import Period
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")

@@ -13,6 +13,8 @@ from importlib import resources
 from pathlib import Path
 
 import yaml
+from pydantic import ValidationError
+
 from compliance.domain.effective import EffectivePolicy, merge, pack_digest
 from compliance.domain.errors import (
     LooseningOverlayError,
@@ -22,7 +24,6 @@ from compliance.domain.errors import (
 from compliance.domain.pack_schema import PolicyPack
 from compliance.domain.tightening import loosening_problems
 from compliance.domain.zones import Address, Location, address_regions, country_zones
-from pydantic import ValidationError
 
 _PACK_SUFFIXES = (".yaml", ".yml", ".json")
 

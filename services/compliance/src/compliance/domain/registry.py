@@ -16,6 +16,7 @@ from datetime import datetime
 from itertools import islice
 
 import numpy as np
+
 from common.pii import mask_phone
 from compliance.domain.decision import RegistryCopy
 from compliance.domain.dnc_index import DncIndex, U64Array

@@ -34,7 +34,9 @@ def screen(
     request: ScreeningRequest, catalog: PolicyCatalog, facts: ScreeningFacts, now: datetime
 ) -> Decision:
     """Locate the lead, merge the packs that apply to it and :func:`evaluate`."""
-    location = locate(request.number, request.address, request.explicit_zone)
+    location = locate(
+        request.number, request.address, request.explicit_zone, request.lead_zones or ()
+    )
     covered, uncovered = catalog.jurisdictions_for(location)
     policy = catalog.effective_policy(covered, request.tenant_id, request.campaign_id, uncovered)
     return evaluate(request, policy, facts, now, location)
@@ -57,7 +59,9 @@ def evaluate(
     if now.tzinfo is None or now.utcoffset() is None:
         raise ValueError("now must be timezone-aware (UTC)")
     now = now.astimezone(UTC)
-    location = location or locate(request.number, request.address, request.explicit_zone)
+    location = location or locate(
+        request.number, request.address, request.explicit_zone, request.lead_zones or ()
+    )
     ctx = Context(request=request, policy=policy, facts=facts, location=location, now=now)
     reasons: list[Reason] = [r for check in _CHECKS for r in check(ctx)]
     zones = location.zone_names

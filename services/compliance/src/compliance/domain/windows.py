@@ -18,6 +18,7 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 import holidays
+
 from compliance.domain.effective import EffectivePolicy
 from compliance.domain.pack_schema import WEEKDAYS
 from compliance.domain.periods import first_instant_at, local_midnight

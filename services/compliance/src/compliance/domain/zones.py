@@ -12,12 +12,17 @@ import csv
 import gzip
 import io
 import json
+from collections.abc import Sequence
 from functools import cache
 from importlib import resources
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 import phonenumbers
+from phonenumbers import PhoneNumberType, timezone
+from phonenumbers.tzdata import TIMEZONE_DATA, TIMEZONE_LONGEST_PREFIX
+from pydantic import BaseModel, ConfigDict
+
 from common.pii import mask_phone
 from compliance.domain.errors import (
     InvalidPhoneNumberError,
@@ -25,9 +30,6 @@ from compliance.domain.errors import (
     UnknownTimeZoneError,
 )
 from compliance.domain.pack_schema import holiday_subdivisions
-from phonenumbers import PhoneNumberType, timezone
-from phonenumbers.tzdata import TIMEZONE_DATA, TIMEZONE_LONGEST_PREFIX
-from pydantic import BaseModel, ConfigDict
 
 ZoneSource = Literal[
     "phone_prefix", "phone_country", "postal_code", "region", "country", "explicit"
@@ -100,12 +102,19 @@ def parse_number(e164: str) -> phonenumbers.PhoneNumber:
     return number
 
 
-def locate(e164: str, address: Address, explicit_zone: str | None) -> Location:
+def locate(
+    e164: str,
+    address: Address,
+    explicit_zone: str | None,
+    lead_zones: Sequence[CandidateZone] = (),
+) -> Location:
     """Resolve the number, address and explicit zone into candidate zones with provenance.
 
-    Raises :class:`InvalidPhoneNumberError`, :class:`UnknownJurisdictionError` for an
-    address region that is not a subdivision of its country, or
-    :class:`UnknownTimeZoneError` for an explicit zone outside the IANA database.
+    ``lead_zones`` are zones the lead record already carries (resolved upstream, e.g. by
+    the importer from an address this service does not see); they are united with the
+    others. Raises :class:`InvalidPhoneNumberError`, :class:`UnknownJurisdictionError` for
+    an address region that is not a subdivision of its country, or
+    :class:`UnknownTimeZoneError` for an explicit or lead zone outside the IANA database.
     """
     number = parse_number(e164)
     facts, zones = _number_zones(number, mask_phone(e164))
@@ -114,6 +123,10 @@ def locate(e164: str, address: Address, explicit_zone: str | None) -> Location:
         if explicit_zone not in _iana_zones():
             raise UnknownTimeZoneError(explicit_zone)
         zones.append(CandidateZone(zone=explicit_zone, source="explicit", detail="lead"))
+    for zone in lead_zones:
+        if zone.zone not in _iana_zones():
+            raise UnknownTimeZoneError(zone.zone)
+        zones.append(zone)
     return Location(number=facts, address=address, zones=zones)
 
 

@@ -1,0 +1,187 @@
+"""Screening of due leads (``lead.due`` → ``compliance.decided``), fail closed.
+
+For each ``LeadDueV1`` of a poll: build the request (number, the lead's candidate zones,
+the configured caller ID) and the facts (tenant DNC hits from the in-process index), take
+the effective policy from a cache keyed by (jurisdictions, tenant, campaign), evaluate at
+``clock.now()``, cap a clearance's ``valid_until``, then store every decision of the poll
+in bulk: an event in the lead's ``decisions-<lead_id>`` stream and a ``decisions`` row.
+An error while deciding one lead blocks that lead with the reason; it never clears it
+and never fails the batch.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from common.clock import Clock
+from common.consumer import ConsumedEvent
+from common.db import event_store
+from common.events.catalog import ComplianceDecidedV1, DecisionReason, LeadDueV1
+from common.eventstore import EventStore
+from common.pii import mask_phone, mask_phones_in_text
+from compliance.adapters.db import decisions
+from compliance.app.dnc_directory import DncDirectory
+from compliance.domain.decision import Decision, Reason, ScreeningFacts, ScreeningRequest
+from compliance.domain.effective import EffectivePolicy
+from compliance.domain.errors import (
+    InvalidPhoneNumberError,
+    UnknownJurisdictionError,
+    UnknownTimeZoneError,
+)
+from compliance.domain.policy import PolicyCatalog
+from compliance.domain.rules import evaluate
+from compliance.domain.zones import CandidateZone, ZoneSource, locate
+from compliance.settings import ComplianceSettings
+
+log = logging.getLogger(__name__)
+
+# lead.due zone sources → the domain's provenance vocabulary.
+_ZONE_SOURCES: dict[str, ZoneSource] = {"number_prefix": "phone_prefix", "postal_code": "postal_code",
+                 "region": "region", "explicit": "explicit"}
+# Fail-closed rule ids for errors raised while deciding one lead.
+_ERROR_RULES: dict[type[Exception], str] = {
+    InvalidPhoneNumberError: "number.invalid",
+    UnknownTimeZoneError: "zone.invalid",
+    UnknownJurisdictionError: "jurisdiction.unknown",
+}
+
+
+def decision_stream_id(lead_id: str) -> str:
+    """The stream of a lead's decisions."""
+    return f"decisions-{lead_id}"
+
+
+@dataclass(frozen=True)
+class Screened:
+    """One decision, ready to store: the event payload and the full record."""
+
+    tenant_id: str
+    event: ComplianceDecidedV1
+    record: dict[str, Any]
+    decided_at: datetime
+
+
+class Screener:
+    """Decides due leads and stores the decisions (the ``leads`` topic batch handler)."""
+
+    def __init__(self, catalog: PolicyCatalog, directory: DncDirectory, store: EventStore,
+                 clock: Clock, settings: ComplianceSettings) -> None:
+        self._catalog = catalog
+        self._clock = clock
+        self._directory = directory
+        self._store = store
+        self._settings = settings
+        self._policy = lru_cache(maxsize=settings.policy_cache_size)(self._merge)
+
+    async def on_lead_events(self, session: AsyncSession, events: Sequence[ConsumedEvent]) -> None:
+        """Screen every ``LeadDueV1`` of the poll at ``clock.now()``; other lead events are
+        ignored."""
+        dues = [(ev.envelope.tenantid, p) for ev in events
+                if isinstance(p := ev.payload(), LeadDueV1)]
+        if not dues:
+            return
+        await self._directory.refresh(session, {tenant for tenant, _ in dues})
+        now = self._clock.now()
+        await self.store(session, [self.screen(tenant, due, now) for tenant, due in dues])
+
+    def screen(self, tenant_id: str, due: LeadDueV1, now: datetime) -> Screened:
+        """The decision for one due lead (never raises: errors block, fail closed)."""
+        lists = self._directory.consulted(tenant_id)
+        try:
+            decision = self._decide(tenant_id, due, now)
+        except Exception as exc:
+            decision = self._failed_closed(tenant_id, due, now, exc)
+        if decision.outcome == "cleared":
+            decision = self._cap_clearance(decision, now)
+        reasons = decision.blocking if decision.outcome == "blocked" else decision.reasons
+        decision_id = str(uuid.uuid4())
+        inputs = {"zones": [z.model_dump() for z in decision.zones], "lists": lists,
+                  "jurisdictions": decision.jurisdictions, "packs": decision.packs,
+                  "lead_country": due.country}
+        event = ComplianceDecidedV1(
+            decision_id=decision_id, lead_id=due.lead_id, list_id=due.list_id,
+            campaign_id=due.campaign_id, attempt=due.attempt, phone_e164=due.phone_e164,
+            outcome=decision.outcome,
+            reasons=[DecisionReason(rule_id=r.rule_id, message=r.text) for r in reasons],
+            valid_until=decision.valid_until, earliest_callable_at=decision.earliest_callable_at,
+            policy_version=decision.policy_version, inputs=inputs)
+        record = {**decision.to_dict(), "decision_id": decision_id, "list_id": due.list_id,
+                  "attempt": due.attempt, "lists_consulted": lists, "lead_country": due.country}
+        return Screened(tenant_id, event, record, decision.decided_at)
+
+    async def store(self, session: AsyncSession, screened: Sequence[Screened]) -> None:
+        """Append each decision to its lead's stream and insert the read rows, in bulk."""
+        versions = await self._stream_versions(session, screened)
+        for s in screened:
+            key = (s.tenant_id, decision_stream_id(s.event.lead_id))
+            await self._store.append(session, tenant_id=s.tenant_id, stream_id=key[1],
+                                     expected_version=versions.get(key, 0), payloads=[s.event])
+            versions[key] = versions.get(key, 0) + 1
+        await session.execute(insert(decisions), [
+            {"tenant_id": s.tenant_id, "decision_id": s.event.decision_id,
+             "lead_id": s.event.lead_id, "list_id": s.event.list_id,
+             "campaign_id": s.event.campaign_id, "attempt": s.event.attempt,
+             "outcome": s.event.outcome, "phone_e164": s.event.phone_e164,
+             "payload": s.record, "decided_at": s.decided_at}
+            for s in screened])
+
+    def _decide(self, tenant_id: str, due: LeadDueV1, now: datetime) -> Decision:
+        request = ScreeningRequest(
+            tenant_id=tenant_id, campaign_id=due.campaign_id, lead_id=due.lead_id,
+            number=due.phone_e164, caller_id=self._settings.caller_id,
+            lead_zones=[CandidateZone(zone=z.zone, source=_ZONE_SOURCES[z.source],
+                                      detail="lead record") for z in due.candidate_zones])
+        location = locate(request.number, request.address, None, request.lead_zones or ())
+        facts = ScreeningFacts(dnc_hits=self._directory.hits(tenant_id, due.phone_e164),
+                               waived_registries=self._settings.waived_registries)
+        covered, uncovered = self._catalog.jurisdictions_for(location)
+        policy = self._policy(tuple(covered), tuple(uncovered), tenant_id, due.campaign_id)
+        return evaluate(request, policy, facts, now, location)
+
+    def _merge(self, covered: tuple[str, ...], uncovered: tuple[str, ...], tenant_id: str,
+               campaign_id: str) -> EffectivePolicy:
+        return self._catalog.effective_policy(covered, tenant_id, campaign_id, uncovered)
+
+    def _cap_clearance(self, decision: Decision, now: datetime) -> Decision:
+        """A clearance holds at most ``clearance_max_s`` (besides the window end)."""
+        cap = now + timedelta(seconds=self._settings.clearance_max_s)
+        if decision.valid_until is not None and decision.valid_until <= cap:
+            return decision
+        note = Reason(rule_id="clearance.max_age", effect="note", source="settings", until=cap,
+                      text=f"a clearance holds at most {self._settings.clearance_max_s} s")
+        return decision.model_copy(update={"valid_until": cap,
+                                           "reasons": [*decision.reasons, note]})
+
+    @staticmethod
+    def _failed_closed(tenant_id: str, due: LeadDueV1, now: datetime, exc: Exception) -> Decision:
+        rule_id = next((r for t, r in _ERROR_RULES.items() if isinstance(exc, t)),
+                       "screening.error")
+        text = mask_phones_in_text(f"{type(exc).__name__}: {exc}")
+        log.warning("screening of lead %s failed closed (%s): %s", due.lead_id, rule_id, text)
+        return Decision(
+            outcome="blocked", decided_at=now, tenant_id=tenant_id, campaign_id=due.campaign_id,
+            lead_id=due.lead_id, number_masked=mask_phone(due.phone_e164), policy_version="none",
+            packs=[], jurisdictions=[], zones=[], inputs={},
+            reasons=[Reason(rule_id=rule_id, effect="block", source="screening",
+                            text=f"{text} (fail closed)")])
+
+    @staticmethod
+    async def _stream_versions(session: AsyncSession, screened: Sequence[Screened]
+                               ) -> dict[tuple[str, str], int]:
+        """Current version of every decision stream of the batch, in one query."""
+        streams = {decision_stream_id(s.event.lead_id) for s in screened}
+        tenants = {s.tenant_id for s in screened}
+        rows = await session.execute(
+            select(event_store.c.tenant_id, event_store.c.stream_id, func.max(event_store.c.version))
+            .where(event_store.c.tenant_id.in_(tenants), event_store.c.stream_id.in_(streams))
+            .group_by(event_store.c.tenant_id, event_store.c.stream_id))
+        return {(t, s): int(v) for t, s, v in rows}
