@@ -37,6 +37,12 @@ from simulator.cli import run_simulation
 from simulator.tenant import SimulationConfig, TenantSimulation, local_clients
 
 SERVICES = ("leads", "compliance", "dialer", "agent", "reporting")
+# The embedded default has no national registry copy yet: compliance records the waiver on
+# every decision (refused in production), and a caller ID that accepts DNC requests.
+DEMO_SETTINGS = {
+    "compliance": {"KADEN_CALLER_ID": "+12125550100", "KADEN_WAIVED_REGISTRIES": '["US-DNC"]'},
+    "dialer": {"KADEN_TIME_SCALE": "0.1"},
+}
 NEW_YORK = ZoneInfo("America/New_York")
 
 
@@ -112,6 +118,7 @@ class Stack:
             "KADEN_JWT_SECRET": secret,
             "KADEN_ROLE": "all",
             "KADEN_CLOCK_OFFSET_S": str(self.config.clock_offset_s),
+            **DEMO_SETTINGS.get(name, {}),
         }
         log_path = self.config.run_dir / "logs" / f"{name}.log"
         with log_path.open("ab") as log:
