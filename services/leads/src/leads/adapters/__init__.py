@@ -1,0 +1,1 @@
+"""Adapters of the leads service (database tables)."""

@@ -1,0 +1,1 @@
+"""HTTP API of the leads service (all under ``/v1``, tenant from the bearer token)."""
