@@ -171,7 +171,8 @@ class ConsumerRunner:
         self._consumer = consumer
         consumer.subscribe(self.topics, listener=_TrackingListener(self))
         await consumer.start()
-        last_lag_update = 0.0
+        last_lag_update = last_kafka_commit = 0.0
+        to_commit: dict[TopicPartition, int] = {}
         loop = asyncio.get_running_loop()
         try:
             while not self._stopping.is_set():
@@ -181,13 +182,19 @@ class ConsumerRunner:
                         batch = self._unprocessed(batch, consumer.assignment())
                         offsets = await self._process(batch) if batch else {}
                         self._committed.update(offsets)
-                    if offsets:
-                        await self._commit_to_kafka(offsets)
+                    to_commit.update(offsets)
+                # The Kafka commit is informational (lag for monitoring and autoscaling):
+                # once a second, off the per-poll path.
+                if to_commit and loop.time() - last_kafka_commit > 1.0:
+                    await self._commit_to_kafka(to_commit)
+                    to_commit, last_kafka_commit = {}, loop.time()
                 if loop.time() - last_lag_update > 5:
                     await self._update_lag()
                     last_lag_update = loop.time()
         finally:
             async with self._lock:
+                if to_commit:
+                    await self._commit_to_kafka(to_commit)
                 await consumer.stop()
 
     # ------------------------------------------------------------------ processing
@@ -388,6 +395,10 @@ class ConsumerRunner:
     # ------------------------------------------------------------------ Kafka side
     async def _commit_to_kafka(self, offsets: dict[TopicPartition, int]) -> None:
         assert self._consumer is not None
+        owned = self._consumer.assignment()
+        offsets = {tp: off for tp, off in offsets.items() if tp in owned}
+        if not offsets:
+            return
         try:
             await self._consumer.commit(offsets)
         except KafkaError as exc:  # informational only: the database offset is the truth

@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 from aiokafka import TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from common.consumer import ConsumedEvent, ConsumerRunner, Handler
@@ -66,6 +67,14 @@ async def test_processes_every_event_once_and_resumes_from_stored_offsets(
 
     stored = await r1.stored_offsets([TopicPartition(topic, p) for p in range(3)])
     assert sum(stored.values()) == 60
+    # the same offsets reached Kafka, so lag is visible to monitoring and autoscaling
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_broker.bootstrap_servers)
+    await admin.start()
+    try:
+        in_kafka = await admin.list_consumer_group_offsets(r1.group_id)
+    finally:
+        await admin.close()
+    assert {tp: meta.offset for tp, meta in in_kafka.items()} == stored
 
     # A new runner of the same group starts where the database says: old events not redone.
     second = make_events(15, prefix="more")
