@@ -191,7 +191,11 @@ SessionDep = Annotated[AsyncSession, Depends(db_session, scope="function")]
 
 def create_service_app(spec: ServiceSpec, settings: ServiceSettings | None = None) -> FastAPI:
     """Build the FastAPI app of a service; adapters start in the lifespan."""
-    settings = settings or spec.settings_cls()
+    if settings is None:
+        settings = spec.settings_cls()
+    elif not isinstance(settings, spec.settings_cls):
+        # shared settings get this service's own fields at their defaults
+        settings = spec.settings_cls(**settings.model_dump())
     runtime = ServiceRuntime(spec=spec, settings=settings)
 
     @asynccontextmanager

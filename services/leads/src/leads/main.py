@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import cast
 
 from fastapi import FastAPI
 
@@ -21,11 +22,11 @@ from leads.app.campaigns import project_campaigns
 from leads.app.import_worker import ImportWorker
 from leads.app.outcomes import outcome_handler
 from leads.app.scheduler import DueScheduler
-from leads.settings import LeadsSettings, leads_settings
+from leads.settings import LeadsSettings
 
 
 def workers(runtime: ServiceRuntime) -> Sequence[Worker]:
-    settings = leads_settings(runtime.settings)
+    settings = cast(LeadsSettings, runtime.settings)
     return [
         ImportWorker(runtime, settings),
         DueScheduler(runtime, settings),
@@ -47,4 +48,4 @@ SPEC = ServiceSpec(
 
 
 def create_app(settings: ServiceSettings | None = None) -> FastAPI:
-    return create_service_app(SPEC, leads_settings(settings) if settings else None)
+    return create_service_app(SPEC, settings)

@@ -25,11 +25,3 @@ class LeadsSettings(ServiceSettings):
         32 * 1024 * 1024, ge=1024, description="largest accepted import body (CSV or JSON)")
     max_reported_errors: int = Field(
         1000, ge=0, description="row errors kept per import job (all are counted)")
-
-
-def leads_settings(settings: ServiceSettings) -> LeadsSettings:
-    """``settings`` as :class:`LeadsSettings` (the shared settings get this service's
-    defaults, e.g. when the platform starts every service with one settings object)."""
-    if isinstance(settings, LeadsSettings):
-        return settings
-    return LeadsSettings(**settings.model_dump())

@@ -13,7 +13,7 @@ from leads_kit import (
     import_json,
     leads_service,
     new_list,
-    published,
+    wait_published,
 )
 
 from common.events.catalog import LeadImportedV1
@@ -64,7 +64,8 @@ async def test_csv_import_reports_each_bad_row_and_imports_the_good_ones(
         assert (again["accepted"], again["duplicate"], again["errors"]) == (1, 1, [
             {"index": 0, "reason": "duplicate of a number already in this list"}])
 
-        imported = await published(svc, kafka, LeadImportedV1.event_type)
+        imported = await wait_published(svc, kafka, LeadImportedV1.event_type, 4)
+        assert len(imported) == 4
         payloads = {e.data["phone_e164"]: LeadImportedV1.model_validate(e.data) for e in imported}
         assert set(payloads) == {"+13125550142", "+14155550132", "+442079460018",
                                  "+13125550199"}

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, cast
 
 from fastapi import Depends
 
 from common.app import RuntimeDep
 from common.auth import Principal, require_scopes
-from leads.settings import LeadsSettings, leads_settings
+from leads.settings import LeadsSettings
 
 Reader = Annotated[Principal, Depends(require_scopes("leads:read"))]
 Writer = Annotated[Principal, Depends(require_scopes("leads:write"))]
 
 
 def _settings(runtime: RuntimeDep) -> LeadsSettings:
-    return leads_settings(runtime.settings)
+    return cast(LeadsSettings, runtime.settings)
 
 
 SettingsDep = Annotated[LeadsSettings, Depends(_settings)]
