@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
@@ -47,18 +49,18 @@ class Outbox:
         envelopes: Sequence[EventEnvelope],
         topic: Topic | None = None,
     ) -> None:
-        """Insert one outbox row per envelope; the topic defaults to the payload's own."""
+        """Insert one outbox row per envelope (one statement); the topic defaults to the
+        payload's own."""
+        if not envelopes:
+            return
+        now = utcnow()
+        rows = []
         for env in envelopes:
             key, value, headers = env.to_kafka()
-            await self.add_raw(
-                session,
-                topic=physical_name(topic or payload_class(env.type).topic, self.topic_prefix),
-                key=key,
-                value=value,
-                headers=headers,
-                tenant_id=env.tenantid,
-                event_id=env.id,
-            )
+            rows.append(_outbox_row(
+                physical_name(topic or payload_class(env.type).topic, self.topic_prefix),
+                key, value, headers, env.tenantid, env.id, now))
+        await session.execute(insert(outbox), rows)
 
     async def add_raw(
         self,
@@ -72,17 +74,26 @@ class Outbox:
         event_id: str,
     ) -> None:
         """Queue an already-encoded record (dead letters keep the original bytes)."""
-        await session.execute(
-            insert(outbox).values(
-                event_id=event_id,
-                tenant_id=tenant_id,
-                topic=topic,
-                key=key,
-                value=value,
-                headers=[[n, v.decode("utf-8", "replace")] for n, v in headers],
-                created_at=utcnow(),
-            )
-        )
+        await session.execute(insert(outbox).values(
+            **_outbox_row(topic, key, value, headers, tenant_id, event_id, utcnow())))
+
+
+def _outbox_row(topic: str, key: bytes, value: bytes, headers: Sequence[tuple[str, bytes]],
+                tenant_id: str, event_id: str, now: datetime) -> dict[str, Any]:
+    return {
+        "event_id": event_id, "tenant_id": tenant_id, "topic": topic, "key": key,
+        "value": value, "headers": [[n, v.decode("utf-8", "replace")] for n, v in headers],
+        "created_at": now,
+    }
+
+
+@dataclass(frozen=True)
+class StreamAppend:
+    """Events to append to one stream after ``expected_version`` (0: a new stream)."""
+
+    stream_id: str
+    expected_version: int
+    payloads: Sequence[EventPayload]
 
 
 class EventStore:
@@ -106,30 +117,37 @@ class EventStore:
         Raises :class:`ConcurrencyError` if another writer appended first; the session
         stays usable (the insert runs in a savepoint). The caller commits.
         """
-        envelopes = [
-            build_envelope(p, tenant_id=tenant_id, source=self.source, subject=stream_id)
-            for p in payloads
-        ]
+        return await self.append_many(
+            session, tenant_id=tenant_id,
+            appends=[StreamAppend(stream_id, expected_version, payloads)])
+
+    async def append_many(
+        self, session: AsyncSession, *, tenant_id: str, appends: Sequence[StreamAppend]
+    ) -> list[EventEnvelope]:
+        """Append to many streams at once: one insert for the events, one for the outbox
+        (bulk imports, batch screening). All or nothing: :class:`ConcurrencyError` if any
+        stream moved past its expected version. Returns the envelopes in order."""
+        envelopes: list[EventEnvelope] = []
+        rows: list[dict[str, Any]] = []
         now = utcnow()
-        rows = [
-            {
-                "tenant_id": tenant_id,
-                "stream_id": stream_id,
-                "version": expected_version + i,
-                "event_id": env.id,
-                "event_type": env.type,
-                "data": env.data,
-                "recorded_at": now,
-            }
-            for i, env in enumerate(envelopes, start=1)
-        ]
+        for a in appends:
+            for i, payload in enumerate(a.payloads, start=1):
+                env = build_envelope(payload, tenant_id=tenant_id, source=self.source,
+                                     subject=a.stream_id)
+                envelopes.append(env)
+                rows.append({
+                    "tenant_id": tenant_id, "stream_id": a.stream_id,
+                    "version": a.expected_version + i, "event_id": env.id,
+                    "event_type": env.type, "data": env.data, "recorded_at": now,
+                })
+        if not rows:
+            return []
         try:
             async with session.begin_nested():
                 await session.execute(insert(event_store), rows)
         except IntegrityError as exc:
-            raise ConcurrencyError(
-                f"stream {stream_id} is past version {expected_version}"
-            ) from exc
+            moved = ", ".join(a.stream_id for a in appends[:5])
+            raise ConcurrencyError(f"a stream moved past its expected version ({moved})") from exc
         await self.outbox.add(session, envelopes)
         return envelopes
 

@@ -114,3 +114,25 @@ async def test_outbox_row_carries_cloudevent_and_rolls_back_with_the_state(
     assert decoded.tenantid == "t1"
     assert decoded.key == "r"
     assert row.published_at is None
+
+
+async def test_append_many_is_one_all_or_nothing_write(store: EventStore, sessions) -> None:
+    from common.eventstore import StreamAppend
+
+    async with sessions() as s, s.begin():
+        envs = await store.append_many(s, tenant_id="t1", appends=[
+            StreamAppend(f"bulk-{i}", 0, [closed(f"bulk-{i}"), closed(f"bulk-{i}", "again")])
+            for i in range(50)])
+    assert len(envs) == 100
+    assert await count(sessions, event_store) == 100 and await count(sessions, outbox) == 100
+    async with sessions() as s:
+        assert [e.version for e in await store.load(s, tenant_id="t1", stream_id="bulk-7")] == [1, 2]
+
+    # one stale stream fails the whole batch; nothing of it is stored
+    async with sessions() as s, s.begin():
+        with pytest.raises(ConcurrencyError):
+            await store.append_many(s, tenant_id="t1", appends=[
+                StreamAppend("fresh", 0, [closed("fresh")]),
+                StreamAppend("bulk-3", 1, [closed("bulk-3", "late")]),
+            ])
+    assert await count(sessions, event_store) == 100 and await count(sessions, outbox) == 100

@@ -25,8 +25,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from common.app import ServiceRuntime
 from common.events.catalog import LeadImportedV1
+from common.eventstore import StreamAppend
 from leads.adapters.db import import_jobs, leads
-from leads.adapters.streams import start_streams
 from leads.app.loop import PeriodicWorker
 from leads.domain.ids import new_id
 from leads.domain.normalise import NormalisedLead, RowRejected, normalise_row
@@ -226,11 +226,11 @@ class ImportWorker(PeriodicWorker):
              "created_at": now, "updated_at": now}
             for lead_id, c, lead in new_leads
         ])
-        await start_streams(s, self._rt.event_store, tenant_id=tenant_id, first_events=[
-            (lead_id, LeadImportedV1(
+        await self._rt.event_store.append_many(s, tenant_id=tenant_id, appends=[
+            StreamAppend(lead_id, 0, [LeadImportedV1(
                 lead_id=lead_id, list_id=list_id, phone_e164=lead.phone_e164,
                 country=lead.country, candidate_zones=list(lead.candidate_zones),
-                attributes=lead.attributes))
+                attributes=lead.attributes)])
             for lead_id, _, lead in new_leads])
 
     async def _release(self, job: RowMapping, progress: Progress) -> None:
