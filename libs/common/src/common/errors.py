@@ -47,6 +47,14 @@ class Unprocessable(DomainError):
     status_code, code = 422, "unprocessable"
 
 
+class PayloadTooLarge(DomainError):
+    status_code, code = 413, "payload_too_large"
+
+
+class UnsupportedMediaType(DomainError):
+    status_code, code = 415, "unsupported_media_type"
+
+
 def _body(code: str, message: str, details: Any = None) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "details": details}}
 

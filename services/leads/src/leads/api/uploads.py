@@ -9,21 +9,14 @@ from typing import Any
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
+from starlette.datastructures import UploadFile
+from starlette.formparsers import MultiPartException
 from starlette.types import Message
 
-from common.errors import DomainError, Unprocessable
-from leads.api.multipart import MalformedMultipart, form_fields
+from common.errors import PayloadTooLarge, Unprocessable, UnsupportedMediaType
 from leads.api.schemas import JsonImport, parse_country
 from leads.app.imports import Upload
 from leads.domain.rows import HeaderError, count_rows, to_ndjson
-
-
-class PayloadTooLarge(DomainError):
-    status_code, code = 413, "payload_too_large"
-
-
-class UnsupportedMediaType(DomainError):
-    status_code, code = 415, "unsupported_media_type"
 
 
 def _too_large(limit: int) -> PayloadTooLarge:
@@ -58,14 +51,13 @@ async def read_upload(request: Request, limit: int) -> Upload:
         return _json_upload(await body.body())
     if media_type == "multipart/form-data":
         try:
-            fields = form_fields(await body.body(), request.headers["content-type"])
-        except MalformedMultipart as exc:
-            raise Unprocessable(str(exc)) from None
-        if "file" not in fields:
+            form = await body.form(max_files=1, max_fields=10, max_part_size=limit)
+        except MultiPartException as exc:
+            raise Unprocessable(f"malformed multipart body: {exc.message}") from None
+        upload, country = form.get("file"), form.get("default_country")
+        if not isinstance(upload, UploadFile):
             raise Unprocessable("multipart upload has no file field 'file' (the CSV file)")
-        country = fields.get("default_country")
-        return await _csv_upload(fields["file"],
-                                 country.decode("utf-8", "replace") if country else None)
+        return await _csv_upload(await upload.read(), country if isinstance(country, str) else None)
     if media_type == "text/csv":
         return await _csv_upload(await body.body(), request.query_params.get("default_country"))
     raise UnsupportedMediaType(
