@@ -16,6 +16,8 @@ from aiokafka.admin import AIOKafkaAdminClient
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from common.consumer import ConsumedEvent, ConsumerRunner, Handler
+from common.kafka import create_producer
+from common.relay import OutboxRelay
 from common.testing.kafka_tools import create_topic, produce, produce_raw, read_all, unique_name
 
 from .conftest import effect_counts, make_events, record_effect
@@ -46,6 +48,16 @@ async def run_until(r: ConsumerRunner, check: Callable[[], Awaitable[bool]]) -> 
     finally:
         r.stop()
         await asyncio.wait_for(task, 30)
+
+
+async def relay_outbox_once(bootstrap: str, sessions: async_sessionmaker[AsyncSession]) -> None:
+    """Publish what the runner queued in the outbox (dead letters)."""
+    producer = create_producer(bootstrap, "test-relay")
+    await producer.start()
+    try:
+        await OutboxRelay(sessions, producer, "test").run_once()
+    finally:
+        await producer.stop()
 
 
 def all_once(sessions: async_sessionmaker[AsyncSession], ids: list[str]) -> Callable[[], Awaitable[bool]]:
@@ -168,18 +180,10 @@ async def test_poison_records_go_to_dead_letter_with_reason(kafka_broker, sessio
         await record_effect(session, ev)
 
     r = runner(kafka_broker, sessions, topic, handler, unique_name("g"), dlq=dlq, max_attempts=3)
-    from common.kafka import create_producer
-    from common.relay import OutboxRelay
-
     await run_until(r, all_once(sessions, [e.id for e in good]))
     # max_attempts isolated tries, plus one inside a whole-batch try when the batch reached it
     assert attempts[failing.id] in (3, 4)
-    producer = create_producer(bs, "test-relay")
-    await producer.start()
-    try:
-        await OutboxRelay(sessions, producer, "test").run_once()
-    finally:
-        await producer.stop()
+    await relay_outbox_once(bs, sessions)
     dead = await read_all(bs, dlq, expect=3)
     reasons = {json.loads(d.value).get("lead_id", None) if d.value != b"not an event" else "raw":
                dict(d.headers)["x-dlq-reason"].decode() for d in dead}
@@ -262,14 +266,5 @@ async def test_redelivered_records_are_neither_redone_nor_dead_lettered_twice(
     more = make_events(2, prefix="late")
     await produce(bs, topic, more)
     await run_until(second, all_once(sessions, [e.id for e in events + more]))
-
-    from common.kafka import create_producer
-    from common.relay import OutboxRelay
-
-    producer = create_producer(bs, "test-relay")
-    await producer.start()
-    try:
-        await OutboxRelay(sessions, producer, "test").run_once()
-    finally:
-        await producer.stop()
+    await relay_outbox_once(bs, sessions)
     assert len(await read_all(bs, dlq, timeout_s=5)) == 1
