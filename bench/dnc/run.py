@@ -266,7 +266,7 @@ def render(rows: list[Row], meta: dict[str, Any]) -> str:
     lines += [f"- {r.contender} @ {r.size:,}: {n}" for r in rows for n in r.notes]
     lines += [
         "",
-        "Targets (issue #5): ≤ 4 bytes/number, single lookup p99 ≤ 20 µs, "
+        "Targets (issue #4): ≤ 4 bytes/number, single lookup p99 ≤ 20 µs, "
         "batch ≥ 1,000,000 numbers/s.",
         "",
     ]
