@@ -2,6 +2,7 @@
 
     kaden token --tenant T --scope S  a bearer token for the embedded default
     kaden topics --bootstrap HOST:P   create the platform's topics (idempotent)
+    kaden migrate SERVICE             apply a service's migrations (KADEN_DATABASE_URL)
 """
 
 from __future__ import annotations
@@ -54,6 +55,23 @@ def cmd_topics(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_migrate(args: argparse.Namespace) -> int:
+    import importlib
+
+    from common.migrations import upgrade_to_head
+
+    try:
+        spec = importlib.import_module(f"{args.service}.main").SPEC
+    except ModuleNotFoundError:
+        print(f"kaden migrate: no service named {args.service!r}", file=sys.stderr)
+        return 2
+    settings = spec.settings_cls()
+    asyncio.run(upgrade_to_head(settings.database_url, spec.migrations,
+                                [spec.metadata] if spec.metadata is not None else []))
+    print(f"{args.service}: migrated to head")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="kaden", description="Kaden outbound contact center")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -71,6 +89,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--prefix", default=os.environ.get("KADEN_KAFKA_TOPIC_PREFIX", ""))
     p.add_argument("--partitions", type=int, default=None, help="override every topic's partitions")
     p.set_defaults(func=cmd_topics)
+
+    p = sub.add_parser("migrate", help="apply a service's database migrations")
+    p.add_argument("service", help="leads, compliance, dialer, agent or reporting")
+    p.set_defaults(func=cmd_migrate)
 
     args = parser.parse_args(argv)
     return int(args.func(args))
