@@ -156,6 +156,19 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[_STARTED] = []
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark every test by the infrastructure it really uses (directly or through other
+    fixtures), so ``-m kafka`` selects every broker test: ``make test`` reruns those on
+    Kafka 4.x. Runs before ``-m`` deselects."""
+    for item in items:
+        names = set(getattr(item, "fixturenames", ()))
+        if "kafka_broker" in names:
+            item.add_marker(pytest.mark.kafka)
+        if "postgres_server" in names:
+            item.add_marker(pytest.mark.postgres)
+
+
 def pytest_report_header(config: pytest.Config) -> list[str]:
     version = kafka_version()
     if use_testcontainers():
