@@ -12,7 +12,7 @@ from collections import deque
 import numpy as np
 
 from bench.pacing.sim import Policy
-from dialer.domain import PacingConfig, PacingMode, PacingState, decide
+from dialer.domain.pacing import PacingConfig, PacingMode, PacingState, decide
 
 
 class Kaden(Policy):

@@ -19,7 +19,8 @@ from typing import Any
 import numpy as np
 
 from bench.pacing.scenarios import HOUR4, SHIFT, WARMUP, Scenario
-from dialer.domain import AbandonBudget, CampaignStatistics, PacingState
+from dialer.domain.pacing import AbandonBudget, PacingState
+from dialer.domain.pacing_estimators import CampaignStatistics
 
 END = WARMUP + SHIFT
 CHUNK = 40_000

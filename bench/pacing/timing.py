@@ -7,7 +7,8 @@ import time
 
 import numpy as np
 
-from dialer.domain import AbandonBudget, CampaignStatistics, PacingConfig, PacingState, decide
+from dialer.domain.pacing import AbandonBudget, PacingConfig, PacingState, decide
+from dialer.domain.pacing_estimators import CampaignStatistics
 
 
 def thousand_agent_state(seed: int = 7) -> PacingState:

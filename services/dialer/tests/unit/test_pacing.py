@@ -9,18 +9,17 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from dialer.domain import (
+from dialer.domain.pacing import (
     AbandonBudget,
-    CampaignStatistics,
     PacingConfig,
     PacingMode,
     PacingReason,
     PacingState,
     decide,
+    plan_budget,
     progressive_lines,
 )
-from dialer.domain.pacing import plan_budget
-from dialer.domain.pacing_estimators import DIAL_COUNTS
+from dialer.domain.pacing_estimators import DIAL_COUNTS, CampaignStatistics
 from dialer.domain.pacing_model import PipelineOutlook
 
 SHIFT = 8 * 3600.0

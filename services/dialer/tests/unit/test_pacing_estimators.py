@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dialer.domain import CampaignStatistics, DurationEstimator
+from dialer.domain.pacing_estimators import CampaignStatistics, DurationEstimator
 
 
 def uniform_prior() -> DurationEstimator:
