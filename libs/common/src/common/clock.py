@@ -26,6 +26,11 @@ class SystemClock:
     def now(self) -> datetime:
         return datetime.now(UTC) + self._offset
 
+    def shift(self, seconds: float) -> None:
+        """Move this clock by ``seconds`` (end-to-end tests jump to a later instant of the
+        day; every component holding this clock sees the jump at once)."""
+        self._offset += timedelta(seconds=seconds)
+
 
 class FixedClock:
     """A clock that moves only when told to (unit tests)."""

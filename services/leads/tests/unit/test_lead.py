@@ -67,10 +67,17 @@ def test_a_decision_about_another_attempt_is_ignored() -> None:
 @pytest.mark.parametrize("status", [LeadStatus.DUE, LeadStatus.DIALING])
 def test_returned_dnc_closes_and_other_returns_retry_now(status: LeadStatus) -> None:
     lead = dialing_lead() if status is LeadStatus.DIALING else due_lead()
-    assert lead.returned(attempt=1, reason="dnc", now=NOW) == "dnc"
+    assert lead.returned(attempt=1, reason="dnc", now=NOW, policy=POLICY) == "dnc"
     lead = dialing_lead() if status is LeadStatus.DIALING else due_lead()
-    assert lead.returned(attempt=1, reason="campaign_stopped", now=NOW) is None
+    assert lead.returned(attempt=1, reason="campaign_stopped", now=NOW, policy=POLICY) is None
     assert (lead.status, lead.next_attempt_at, lead.attempts) == (LeadStatus.RETRY, NOW, 0)
+
+
+def test_a_lead_skipped_in_preview_waits_the_retry_delay_without_using_an_attempt() -> None:
+    lead = due_lead()
+    assert lead.returned(attempt=1, reason="preview_skipped", now=NOW, policy=POLICY) is None
+    assert (lead.status, lead.next_attempt_at, lead.attempts) == (
+        LeadStatus.RETRY, NOW + timedelta(seconds=600), 0)
 
 
 @pytest.mark.parametrize("outcome", ["no_answer", "busy", "failed", "machine", "abandoned"])
@@ -140,8 +147,8 @@ def test_a_disposition_before_its_call_ended_still_counts_the_attempt() -> None:
 
 def test_events_for_a_closed_lead_change_nothing_but_the_count() -> None:
     lead = due_lead()
-    lead.returned(attempt=1, reason="dnc", now=NOW)
+    lead.returned(attempt=1, reason="dnc", now=NOW, policy=POLICY)
     assert lead.disposed(disposition="sale", category="success", callback_at=None, now=NOW,
                          policy=POLICY) is None
-    assert lead.returned(attempt=1, reason="campaign_stopped", now=NOW) is None
+    assert lead.returned(attempt=1, reason="campaign_stopped", now=NOW, policy=POLICY) is None
     assert (lead.status, lead.closed_reason) == (LeadStatus.CLOSED, "dnc")

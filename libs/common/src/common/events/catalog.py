@@ -115,14 +115,15 @@ class LeadReturnedV1(EventPayload):
     key_field = "lead_id"
     summary = (
         "The dialer gave a due lead back without dialing it (clearance expired, number put "
-        "on DNC after clearance, campaign stopped); leads reschedules or closes it."
+        "on DNC after clearance, campaign stopped, skipped by the agent in preview mode); "
+        "leads reschedules or closes it."
     )
 
     lead_id: str
     list_id: str
     campaign_id: str
     attempt: int = Field(ge=1)
-    reason: Literal["clearance_expired", "dnc", "campaign_stopped"]
+    reason: Literal["clearance_expired", "dnc", "campaign_stopped", "preview_skipped"]
     at: AwareDatetime
 
 
@@ -164,6 +165,27 @@ class ComplianceDecidedV1(EventPayload):
     )
     policy_version: str
     inputs: dict[str, Any] = Field(default_factory=dict)
+
+
+class AbandonBudgetSetV1(EventPayload):
+    event_type = "callcenter.compliance.abandon_budget_set.v1"
+    topic = Topic.COMPLIANCE
+    key_field = "campaign_id"
+    summary = (
+        "Compliance set the abandon-rate budget a campaign's pacing must stay within: the "
+        "strictest rule of the jurisdictions the campaign dials into."
+    )
+
+    campaign_id: str
+    max_abandon_rate: float = Field(
+        gt=0, le=1, description="abandoned calls per live answer allowed over the window")
+    window_s: int = Field(gt=0, description="regulatory window length, seconds (rolling)")
+    count_amd_misclassified: bool = Field(
+        False, description="abandons include an estimate of live people the AMD classified "
+        "as machines (UK Ofcom)")
+    jurisdictions: list[str] = Field(description="the packs the budget was derived from")
+    policy_version: str
+    at: AwareDatetime
 
 
 class DncEntryAddedV1(EventPayload):
@@ -254,6 +276,25 @@ class CallEndedV1(_CallEvent):
     ring_ms: int = Field(ge=0)
     talk_ms: int = Field(ge=0, default=0)
     agent_id: str | None = None
+
+
+# --------------------------------------------------------------------------- pacing
+class PacingDecidedV1(EventPayload):
+    event_type = "callcenter.pacing.decided.v1"
+    topic = Topic.PACING
+    key_field = "campaign_id"
+    summary = "The dialer's pacing engine decided how many lines a campaign dials now, and why."
+
+    campaign_id: str
+    mode: Literal["preview", "progressive", "power", "predictive"]
+    lines_to_dial: int = Field(ge=0, description="lines the engine asked for")
+    lines_placed: int = Field(
+        ge=0, description="lines actually dialed (hopper, shared agents and carrier limits "
+        "may place fewer)")
+    reason: str = Field(description="why, e.g. abandon_threshold, budget_exhausted, line_cap")
+    explain: dict[str, Any] = Field(
+        default_factory=dict, description="every input of the decision and the budget plan")
+    at: AwareDatetime
 
 
 # --------------------------------------------------------------------------- agents

@@ -54,7 +54,7 @@ def apply(lead: Lead, p: LeadEvent, now: datetime, policy: RetryPolicy) -> str |
                              earliest_callable_at=p.earliest_callable_at,
                              rule_ids=[r.rule_id for r in p.reasons])
     if isinstance(p, LeadReturnedV1):
-        return lead.returned(attempt=p.attempt, reason=p.reason, now=now)
+        return lead.returned(attempt=p.attempt, reason=p.reason, now=now, policy=policy)
     if isinstance(p, CallEndedV1):
         return lead.call_ended(call_id=p.call_id, outcome=p.outcome, now=now, policy=policy)
     return lead.disposed(disposition=p.disposition, category=p.category,

@@ -108,13 +108,16 @@ class Lead:
         return None
 
     # ---------------------------------------------------------------- dialer
-    def returned(self, *, attempt: int, reason: str, now: datetime) -> str | None:
-        """The dialer gave the due attempt back undialed (``dnc`` closes, else retry now)."""
+    def returned(self, *, attempt: int, reason: str, now: datetime,
+                 policy: RetryPolicy) -> str | None:
+        """The dialer gave the due attempt back undialed: ``dnc`` closes; an agent's
+        ``preview_skipped`` waits the retry delay; anything else is due again at once."""
         if self.status not in IN_FLIGHT or attempt != self.due_attempt:
             return None
         if reason == "dnc":
             return self._close("dnc")
-        self._wait(now, self.next_reason)
+        delay = policy.retry_delay_s if reason == "preview_skipped" else 0
+        self._wait(now + timedelta(seconds=delay), self.next_reason)
         return None
 
     def call_ended(self, *, call_id: str, outcome: str, now: datetime,
