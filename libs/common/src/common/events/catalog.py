@@ -229,6 +229,13 @@ class CampaignStateChangedV1(EventPayload):
     dial_mode: Literal["preview", "progressive", "power", "predictive"] = "progressive"
     max_attempts: int = Field(3, ge=1, description="attempts per lead before it is closed")
     retry_delay_s: int = Field(3600, ge=0, description="wait after an unanswered attempt")
+    caller_id: str | None = Field(
+        None, description="E.164 number presented on every call; must accept DNC requests")
+    product: str | None = Field(
+        None, description="what the campaign sells: the subject of attempt caps and "
+        "re-solicitation bans (Japan, France)")
+    requires_consent: bool = Field(
+        False, description="dial only numbers with a recorded, unrevoked consent")
 
 
 # --------------------------------------------------------------------------- calls
