@@ -11,28 +11,20 @@ service is restarted mid-run, and a second tenant tries to read the first one's 
 from __future__ import annotations
 
 import asyncio
-import importlib
-import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
-from contextlib import AbstractAsyncContextManager, AsyncExitStack
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
-import httpx
 import pytest
+from e2e_platform import Platform, by_type, start_platform
 
 from common.events import EventEnvelope
-from common.testing.kafka_tools import read_all, unique_name
-from common.testing.services import RunningService, bearer, running_service, wait_for
+from common.testing.services import bearer, wait_for
 from simulator.agents import AgentBehaviour
-from simulator.devstack import demo_clock_offset
 from simulator.tenant import SimulationConfig, TenantSimulation
 
 pytestmark = [pytest.mark.e2e, pytest.mark.kafka, pytest.mark.postgres]
 
-SERVICES = ("leads", "compliance", "dialer", "agent", "reporting")
 TENANT, OTHER = "acme", "globex"
 SETTINGS: dict[str, dict[str, Any]] = {
     # ring times and no-answer timeouts 20x faster; the 2 s abandon threshold stays real
@@ -43,70 +35,14 @@ SETTINGS: dict[str, dict[str, Any]] = {
 }
 
 
-@dataclass
-class Platform:
-    bootstrap: str
-    prefix: str
-    database_urls: dict[str, str]
-    clock_offset_s: float
-    stack: AsyncExitStack
-    services: dict[str, RunningService] = field(default_factory=dict)
-    clients: dict[str, httpx.AsyncClient] = field(default_factory=dict)
-    _reporting: AbstractAsyncContextManager[RunningService] | None = None
-
-    def _context(self, name: str) -> AbstractAsyncContextManager[RunningService]:
-        spec = importlib.import_module(f"{name}.main").SPEC
-        return running_service(spec, kafka_bootstrap=self.bootstrap,
-                               database_url=self.database_urls[name], topic_prefix=self.prefix,
-                               clock_offset_s=self.clock_offset_s, **SETTINGS.get(name, {}))
-
-    async def start(self) -> None:
-        for name in SERVICES:
-            if name == "reporting":
-                await self.start_reporting()
-            else:
-                self.services[name] = await self.stack.enter_async_context(self._context(name))
-                self.clients[name] = self.services[name].client
-
-    async def start_reporting(self) -> None:
-        self._reporting = self._context("reporting")
-        self.services["reporting"] = await self._reporting.__aenter__()
-        self.clients["reporting"] = self.services["reporting"].client
-
-    async def restart_reporting(self) -> None:
-        assert self._reporting is not None
-        await self._reporting.__aexit__(None, None, None)
-        await self.start_reporting()
-
-    async def stop(self) -> None:
-        if self._reporting is not None:
-            await self._reporting.__aexit__(None, None, None)
-        await self.stack.aclose()
-
-    async def events(self, topic: str, tenant: str = TENANT) -> list[EventEnvelope]:
-        records = await read_all(self.bootstrap, f"{self.prefix}{topic}", timeout_s=10)
-        envelopes = [EventEnvelope.from_kafka(r.key, r.value, r.headers) for r in records]
-        return [e for e in envelopes if e.tenantid == tenant]
-
-
 @pytest.fixture
 async def platform(kafka_broker, postgres_server) -> AsyncIterator[Platform]:
-    urls = {}
-    for name in SERVICES:
-        db = f"e2e_{name}_{uuid.uuid4().hex[:8]}"
-        postgres_server.create_database(db)
-        urls[name] = postgres_server.dsn(db)
-    p = Platform(kafka_broker.bootstrap_servers, unique_name("e2e") + ".", urls,
-                 demo_clock_offset(datetime.now(UTC)), AsyncExitStack())
-    await p.start()
-    try:
+    async with start_platform(kafka_broker, postgres_server, settings=SETTINGS) as p:
         yield p
-    finally:
-        await p.stop()
 
 
-def by_type(events: list[EventEnvelope], suffix: str) -> list[dict[str, Any]]:
-    return [e.data for e in events if e.type.endswith(suffix)]
+async def events(platform: Platform, topic: str) -> list[EventEnvelope]:
+    return await platform.events(topic, TENANT)
 
 
 async def test_one_campaign_end_to_end(platform: Platform) -> None:
@@ -124,35 +60,35 @@ async def test_one_campaign_end_to_end(platform: Platform) -> None:
 
     stop = asyncio.Event()
     agents = asyncio.create_task(sim.run_agents(stop))
-    imported = by_type(await platform.events("leads"), "lead.imported.v1")
+    imported = by_type(await events(platform, "leads"), "lead.imported.v1")
     lead_of = {e["phone_e164"]: e["lead_id"] for e in imported}
     dnc_leads = {lead_of[n] for n in sim.lead_file.dnc_numbers}
     callable_leads = set(lead_of.values()) - dnc_leads
     assert len(callable_leads) == 92
 
     async def dialed_at_least(n: int) -> bool:
-        return len(by_type(await platform.events("calls"), "call.dialed.v1")) >= n
+        return len(by_type(await events(platform, "calls"), "call.dialed.v1")) >= n
 
     async def finished() -> bool:
-        calls = await platform.events("calls")
+        calls = await events(platform, "calls")
         dialed = {c["lead_id"] for c in by_type(calls, "call.dialed.v1")}
         ended = by_type(calls, "call.ended.v1")
         connected = {c["call_id"] for c in by_type(calls, "call.connected.v1")}
-        dispositioned = {d["call_id"] for d in by_type(await platform.events("agents"),
+        dispositioned = {d["call_id"] for d in by_type(await events(platform, "agents"),
                                                        "disposition_submitted.v1")}
         return dialed == callable_leads and len(ended) == len(dialed) and connected <= dispositioned
 
     try:
         # 2. restart the reporting service in the middle of the run
         await wait_for(lambda: dialed_at_least(40), timeout_s=240, what="40 dials")
-        await platform.restart_reporting()
+        await platform.restart_service("reporting")
         await wait_for(finished, timeout_s=300, what="every lead dialed, every call ended")
     finally:
         stop.set()
         await agents
 
-    calls = await platform.events("calls")
-    decisions = by_type(await platform.events("compliance"), "compliance.decided.v1")
+    calls = await events(platform, "calls")
+    decisions = by_type(await events(platform, "compliance"), "compliance.decided.v1")
 
     # 3. DNC leads blocked with the reason recorded, never dialed
     for lead in dnc_leads:
@@ -169,7 +105,7 @@ async def test_one_campaign_end_to_end(platform: Platform) -> None:
     assert set(ended.values()) == {1}
 
     # 5. the KPIs from the reporting API equal a recount from the raw events
-    expected = recount(calls, await platform.events("agents"))
+    expected = recount(calls, await events(platform, "agents"))
     r = await platform.clients["reporting"].get(f"/v1/campaigns/{sim.campaign_id}/kpis",
                                                  headers=bearer(TENANT))
     await wait_for(lambda: _kpis_equal(platform, sim.campaign_id, expected), timeout_s=60,
