@@ -22,6 +22,12 @@ from common.errors import Forbidden, Unauthorized
 from common.settings import ServiceSettings
 
 OPERATOR_SCOPE = "platform:operator"
+# Every scope a tenant's own token may carry (a full-access tenant token has them all).
+TENANT_SCOPES: tuple[str, ...] = (
+    "leads:read", "leads:write", "campaigns:read", "campaigns:write", "dnc:read", "dnc:write",
+    "agents:read", "agents:write", "kpis:read", "compliance:read", "consents:read",
+    "consents:write",
+)
 TENANT_HEADER = "X-Kaden-Tenant"
 
 

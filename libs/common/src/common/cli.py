@@ -14,13 +14,10 @@ import secrets
 import sys
 from pathlib import Path
 
-from common.auth import OPERATOR_SCOPE, issue_token
+from common.auth import OPERATOR_SCOPE, TENANT_SCOPES, issue_token
 from common.topics import ensure_topics
 
-DEFAULT_SCOPES = [
-    "leads:read", "leads:write", "campaigns:read", "campaigns:write", "dnc:read", "dnc:write",
-    "agents:read", "agents:write", "kpis:read", "compliance:read",
-]
+DEFAULT_SCOPES = list(TENANT_SCOPES)
 
 
 def _run_dir() -> Path:

@@ -8,13 +8,14 @@ from fastapi import FastAPI
 
 from common.app import ServiceSpec, create_service_app
 from compliance.adapters.db import metadata
-from compliance.api import decisions, dnc
+from compliance.api import checks, consents, decisions, dnc, export, registries
 from compliance.app.workers import workers
 from compliance.settings import ComplianceSettings
 
 SPEC = ServiceSpec(
     name="compliance",
-    routers=[dnc.router, decisions.router],
+    routers=[dnc.router, decisions.router, registries.router, checks.router, export.router,
+             consents.router],
     migrations=Path(__file__).parent / "migrations",
     metadata=metadata,
     workers=workers,

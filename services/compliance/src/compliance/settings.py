@@ -22,6 +22,20 @@ class ComplianceSettings(ServiceSettings):
         "come in the next slice. Refused when environment is 'production'")
     policy_cache_size: int = Field(
         4096, ge=1, description="effective policies kept per (jurisdictions, tenant, campaign)")
+    refusal_dispositions: list[str] = Field(
+        default_factory=lambda: ["not_interested", "refused", "do_not_call"],
+        description="agent dispositions that record a refusal of the campaign's product "
+        "(re-solicitation bans: JP permanent, FR 60 days); category 'dnc' always does")
+    registry_dir: str = Field(
+        ".run/registries", description="national registry copies (.npy) and uploads in "
+        "progress; shared by the API and worker processes (a shared volume in Kubernetes)")
+    registry_upload_max_bytes: int = Field(
+        8 * 1024**3, gt=0, description="largest registry file accepted, bytes (US: ~3 GB)")
+    registry_job_lease_s: float = Field(
+        60.0, gt=0, description="a running import whose progress is older than this many "
+        "seconds is reported failed (its process stopped)")
+    export_max_days: int = Field(
+        366, ge=1, description="longest period of one decisions export, days")
 
     @model_validator(mode="after")
     def _no_waiver_in_production(self) -> ComplianceSettings:

@@ -8,7 +8,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from common.events import EventEnvelope, build_envelope
-from common.events.catalog import CandidateZone, EventPayload, LeadDueV1
+from common.events.catalog import CandidateZone, ComplianceDecidedV1, EventPayload, LeadDueV1
 from common.testing.kafka_tools import produce, read_all
 from common.testing.services import RunningService, bearer, wait_for
 
@@ -67,7 +67,8 @@ class Harness:
 
         async def published() -> bool:
             found[:] = [e for e in await self.events("compliance")
-                        if e.data["lead_id"] == lead_id and e.tenantid == tenant]
+                        if e.type == ComplianceDecidedV1.event_type
+                        and e.data["lead_id"] == lead_id and e.tenantid == tenant]
             return len(found) >= count
 
         await wait_for(published, timeout_s=20, interval_s=0.3, what=f"{lead_id} published")

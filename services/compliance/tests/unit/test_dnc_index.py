@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -11,7 +9,7 @@ from hypothesis import strategies as st
 
 from compliance.domain.dnc_index import DncIndex, e164_to_int
 from compliance.domain.errors import MalformedRegistryFileError
-from compliance.domain.registry import RegistrySet, parse_registry_lines
+from compliance.domain.registry import parse_registry_lines
 
 e164 = st.integers(min_value=10**7, max_value=10**15 - 1).map(lambda n: f"+{n}")
 nanp = st.integers(min_value=12_002_000_000, max_value=19_999_999_999).map(lambda n: f"+{n}")
@@ -89,18 +87,3 @@ def test_malformed_registry_line_names_the_line_and_masks_it(line: str, problem:
         parse_registry_lines(["2125550123", line], "US-DNC", 1)
     assert info.value.line_no == 2 and problem in str(info.value)
     assert "2079460" not in str(info.value)
-
-
-def test_malformed_registry_file_keeps_the_copy_in_force() -> None:
-    registries = RegistrySet()
-    when = datetime(2025, 1, 14, tzinfo=UTC)
-    registries.import_file(
-        "US-DNC", ["2125550123"], country_code=1, version="v1", downloaded_at=when
-    )
-    with pytest.raises(MalformedRegistryFileError):
-        registries.import_file(
-            "US-DNC", ["4155550123", "oops"], country_code=1, version="v2", downloaded_at=when
-        )
-    assert registries.index("US-DNC").version == "v1"
-    assert "+12125550123" in registries.index("US-DNC")
-    assert [c.version for c in registries.copies()] == ["v1"]

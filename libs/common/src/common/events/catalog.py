@@ -188,6 +188,36 @@ class AbandonBudgetSetV1(EventPayload):
     at: AwareDatetime
 
 
+class ConsentRecordedV1(EventPayload):
+    event_type = "callcenter.compliance.consent_recorded.v1"
+    topic = Topic.COMPLIANCE
+    key_field = "consent_id"
+    summary = (
+        "A tenant recorded a person's prior express consent to be called on a number (for "
+        "campaigns that require consent), with its evidence."
+    )
+
+    consent_id: str
+    phone_e164: str = Field(description="E.164 number the consent covers, personal data")
+    campaign_id: str | None = Field(None, description="only this campaign; null: every campaign")
+    product: str | None = Field(None, description="only campaigns selling this; null: any product")
+    granted_at: AwareDatetime = Field(description="when the person gave the consent")
+    source: str = Field(description="how it was collected: web_form, ivr, call, paper, ...")
+    evidence: str | None = Field(None, description="reference to the proof (URL, document id)")
+    recorded_at: AwareDatetime
+
+
+class ConsentRevokedV1(EventPayload):
+    event_type = "callcenter.compliance.consent_revoked.v1"
+    topic = Topic.COMPLIANCE
+    key_field = "consent_id"
+    summary = "A recorded consent was revoked: calls relying on it stop at revoked_at."
+
+    consent_id: str
+    revoked_at: AwareDatetime
+    reason: str | None = None
+
+
 class DncEntryAddedV1(EventPayload):
     event_type = "callcenter.dnc.added.v1"
     topic = Topic.DNC

@@ -18,15 +18,12 @@ import httpx
 from fastapi import FastAPI
 
 from common.app import ServiceRuntime, ServiceSpec, create_service_app
-from common.auth import issue_token
+from common.auth import TENANT_SCOPES, issue_token
 from common.testing.kafka_tools import unique_name
 from common.topics import ensure_topics
 
 TEST_JWT_SECRET = "kaden-test-secret-0123456789abcdef0123456789"
-ALL_SCOPES = (
-    "leads:read", "leads:write", "campaigns:read", "campaigns:write", "dnc:read", "dnc:write",
-    "agents:read", "agents:write", "kpis:read", "compliance:read",
-)
+ALL_SCOPES = TENANT_SCOPES
 
 
 def bearer(tenant: str, scopes: Iterable[str] = ALL_SCOPES, subject: str = "test") -> dict[str, str]:

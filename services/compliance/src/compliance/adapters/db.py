@@ -58,3 +58,6 @@ decisions = Table(
     PrimaryKeyConstraint("tenant_id", "decision_id"),
 )
 Index("ix_decisions_lead", decisions.c.tenant_id, decisions.c.lead_id, decisions.c.decided_at)
+
+# Register the facts tables on ``metadata`` (they import it from here).
+from compliance.adapters import facts_tables  # noqa: E402, F401

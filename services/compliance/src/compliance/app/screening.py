@@ -1,19 +1,22 @@
 """Screening of due leads (``lead.due`` → ``compliance.decided``), fail closed.
 
 For each ``LeadDueV1`` of a poll: build the request (number, the lead's candidate zones,
-the configured caller ID) and the facts (tenant DNC hits from the in-process index), take
+the campaign's caller ID, product and consent requirement) and the facts (tenant DNC hits
+from the in-process index; attempts, refusals and consents loaded in bulk for the poll,
+see ``lead_facts``), take
 the effective policy from a cache keyed by (jurisdictions, tenant, campaign), evaluate at
 ``clock.now()``, cap a clearance's ``valid_until``, then store every decision of the poll
 in bulk: an event in the lead's ``decisions-<lead_id>`` stream and a ``decisions`` row.
 An error while deciding one lead blocks that lead with the reason; it never clears it
-and never fails the batch.
+and never fails the batch. Finally the jurisdictions the poll's campaigns dial into widen
+their abandon-rate budgets (``budget``).
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -29,7 +32,10 @@ from common.events.catalog import ComplianceDecidedV1, DecisionReason, LeadDueV1
 from common.eventstore import EventStore
 from common.pii import mask_phone, mask_phones_in_text
 from compliance.adapters.db import decisions
+from compliance.app.budget import BudgetKeeper, CampaignKey
 from compliance.app.dnc_directory import DncDirectory
+from compliance.app.lead_facts import LeadFacts, attempt_lookback, load_facts
+from compliance.app.registries import NationalRegistries
 from compliance.domain.decision import Decision, Reason, ScreeningFacts, ScreeningRequest
 from compliance.domain.effective import EffectivePolicy
 from compliance.domain.errors import (
@@ -74,13 +80,17 @@ class Screener:
     """Decides due leads and stores the decisions (the ``leads`` topic batch handler)."""
 
     def __init__(self, catalog: PolicyCatalog, directory: DncDirectory, store: EventStore,
-                 clock: Clock, settings: ComplianceSettings) -> None:
+                 clock: Clock, settings: ComplianceSettings,
+                 registries: NationalRegistries | None = None) -> None:
         self._catalog = catalog
+        self._registries = registries
         self._clock = clock
         self._directory = directory
         self._store = store
         self._settings = settings
         self._policy = lru_cache(maxsize=settings.policy_cache_size)(self._merge)
+        self._budgets = BudgetKeeper(catalog, store)
+        self._lookback = attempt_lookback(catalog)
 
     async def on_lead_events(self, session: AsyncSession, events: Sequence[ConsumedEvent]) -> None:
         """Screen every ``LeadDueV1`` of the poll at ``clock.now()``; other lead events are
@@ -89,15 +99,48 @@ class Screener:
                 if isinstance(p := ev.payload(), LeadDueV1)]
         if not dues:
             return
-        await self._directory.refresh(session, {tenant for tenant, _ in dues})
         now = self._clock.now()
-        await self.store(session, [self.screen(tenant, due, now) for tenant, due in dues])
+        screened = await self.screen_many(session, dues, now)
+        await self.store(session, screened)
+        seen: dict[CampaignKey, set[str]] = {}
+        for s in screened:
+            if s.record["policy_version"] != "none":
+                seen.setdefault((s.tenant_id, s.event.campaign_id), set()).update(
+                    s.record["jurisdictions"])
+        await self._budgets.on_screened(session, seen, now)
 
-    def screen(self, tenant_id: str, due: LeadDueV1, now: datetime) -> Screened:
-        """The decision for one due lead (never raises: errors block, fail closed)."""
+    async def screen_many(self, session: AsyncSession, dues: Sequence[tuple[str, LeadDueV1]],
+                          now: datetime, extras: Sequence[Mapping[str, Any]] | None = None
+                          ) -> list[Screened]:
+        """Decide ``(tenant, lead.due)`` pairs at ``now`` with every fact: prepares the
+        in-process facts, loads attempts, refusals, consents and campaigns in bulk (four
+        queries), then :meth:`screen` each with its ``extras[i]``. Stores nothing."""
+        await self.prepare(session, dues)
+        book = await load_facts(session, [(t, d.campaign_id, d.phone_e164) for t, d in dues],
+                                now, self._lookback)
+        return [self.screen(t, d, now, extras[i] if extras else None,
+                            book.for_lead(t, d.campaign_id, d.phone_e164))
+                for i, (t, d) in enumerate(dues)]
+
+    async def prepare(self, session: AsyncSession, dues: Sequence[tuple[str, LeadDueV1]]) -> None:
+        """Catch the facts held in process up with the tables before screening ``dues``
+        (``lead.due`` polls and batch checks alike)."""
+        await self._directory.refresh(session, {tenant for tenant, _ in dues})
+        if self._registries is not None:
+            await self._registries.refresh(session, wait=False)
+
+    def screen(self, tenant_id: str, due: LeadDueV1, now: datetime,
+               extra: Mapping[str, Any] | None = None, facts: LeadFacts | None = None
+               ) -> Screened:
+        """The decision for one due lead (never raises: errors block, fail closed).
+        ``extra``: request fields a ``lead.due`` cannot carry (the batch check's
+        ``address``, ``explicit_zone``, ``lead_zones=None``). ``facts``: from
+        :meth:`screen_many`; without them the lead has no past attempts, refusals or
+        consents and its campaign is unknown."""
         lists = self._directory.consulted(tenant_id)
+        facts = facts or LeadFacts(tenant_id, due.phone_e164, due.campaign_id)
         try:
-            decision = self._decide(tenant_id, due, now)
+            decision = self._decide(tenant_id, due, now, extra or {}, facts)
         except Exception as exc:
             decision = self._failed_closed(tenant_id, due, now, exc)
         if decision.outcome == "cleared":
@@ -106,7 +149,7 @@ class Screener:
         decision_id = str(uuid.uuid4())
         inputs = {"zones": [z.model_dump() for z in decision.zones], "lists": lists,
                   "jurisdictions": decision.jurisdictions, "packs": decision.packs,
-                  "lead_country": due.country}
+                  "lead_country": due.country, "facts": facts.summary()}
         event = ComplianceDecidedV1(
             decision_id=decision_id, lead_id=due.lead_id, list_id=due.list_id,
             campaign_id=due.campaign_id, attempt=due.attempt, phone_e164=due.phone_e164,
@@ -134,22 +177,36 @@ class Screener:
              "payload": s.record, "decided_at": s.decided_at}
             for s in screened])
 
-    def _decide(self, tenant_id: str, due: LeadDueV1, now: datetime) -> Decision:
+    def _decide(self, tenant_id: str, due: LeadDueV1, now: datetime,
+                extra: Mapping[str, Any], lead: LeadFacts) -> Decision:
+        campaign = lead.campaign
         request = ScreeningRequest(
             tenant_id=tenant_id, campaign_id=due.campaign_id, lead_id=due.lead_id,
-            number=due.phone_e164, caller_id=self._settings.caller_id,
+            number=due.phone_e164, subject=lead.product, product=lead.product,
+            caller_id=(campaign and campaign.caller_id) or self._settings.caller_id,
             lead_zones=[CandidateZone(zone=z.zone, source=_ZONE_SOURCES[z.source],
-                                      detail="lead record") for z in due.candidate_zones])
-        location = locate(request.number, request.address, None, request.lead_zones or ())
-        facts = ScreeningFacts(dnc_hits=self._directory.hits(tenant_id, due.phone_e164),
+                                      detail="lead record") for z in due.candidate_zones]
+        ).model_copy(update=dict(extra))
+        location = locate(request.number, request.address, request.explicit_zone,
+                          request.lead_zones or ())
+        national, copies = self._registries.facts(due.phone_e164) if self._registries else ([], [])
+        facts = ScreeningFacts(dnc_hits=[*self._directory.hits(tenant_id, due.phone_e164), *national],
+                               registry_copies=copies, attempts=lead.attempts(),
+                               refusals=lead.refusals(), consents=lead.consents(),
                                waived_registries=self._settings.waived_registries)
         covered, uncovered = self._catalog.jurisdictions_for(location)
-        policy = self._policy(tuple(covered), tuple(uncovered), tenant_id, due.campaign_id)
+        policy = self._policy(tuple(covered), tuple(uncovered), tenant_id, due.campaign_id,
+                              bool(campaign and campaign.requires_consent))
         return evaluate(request, policy, facts, now, location)
 
     def _merge(self, covered: tuple[str, ...], uncovered: tuple[str, ...], tenant_id: str,
-               campaign_id: str) -> EffectivePolicy:
-        return self._catalog.effective_policy(covered, tenant_id, campaign_id, uncovered)
+               campaign_id: str, requires_consent: bool) -> EffectivePolicy:
+        """The merged packs; a campaign that requires consent adds that rule (so it is
+        part of the policy version)."""
+        policy = self._catalog.effective_policy(covered, tenant_id, campaign_id, uncovered)
+        if requires_consent and not policy.requires_consent:
+            policy = policy.model_copy(update={"requires_consent": True})
+        return policy
 
     def _cap_clearance(self, decision: Decision, now: datetime) -> Decision:
         """A clearance holds at most ``clearance_max_s`` (besides the window end)."""

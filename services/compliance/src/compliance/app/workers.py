@@ -1,4 +1,5 @@
-"""The compliance workers: screening (``leads``) and DNC dispositions (``agents``)."""
+"""The compliance workers: screening (``leads``), facts from events (``campaigns``,
+``calls``, ``agents``) and DNC dispositions (``agents``)."""
 
 from __future__ import annotations
 
@@ -10,11 +11,28 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from common.app import ServiceRuntime, Worker
 from common.consumer import ConsumedEvent
 from common.topics import Topic
+from compliance.app.budget import BudgetKeeper
 from compliance.app.dispositions import DispositionHandler
 from compliance.app.dnc_directory import DncDirectory
+from compliance.app.facts import FactsRecorder
+from compliance.app.registries import shared_registries
 from compliance.app.screening import Screener
 from compliance.domain.policy import PolicyCatalog
 from compliance.settings import ComplianceSettings
+
+
+async def build_screener(runtime: ServiceRuntime) -> Screener:
+    """A screener with every fact source loaded from the tables (the screening worker's,
+    and the batch check API's: one evaluation path)."""
+    settings = runtime.settings
+    assert isinstance(settings, ComplianceSettings), "SPEC.settings_cls is ComplianceSettings"
+    catalog = await asyncio.to_thread(PolicyCatalog.bundled)
+    directory = DncDirectory()
+    registries = shared_registries(runtime)
+    async with runtime.sessions() as session, session.begin():
+        await directory.load_all(session)
+        await registries.refresh(session)
+    return Screener(catalog, directory, runtime.event_store, runtime.clock, settings, registries)
 
 
 class ScreeningWorker:
@@ -29,14 +47,7 @@ class ScreeningWorker:
                                         batch_handler=self._handle)
 
     async def run(self) -> None:
-        rt = self._runtime
-        settings = rt.settings
-        assert isinstance(settings, ComplianceSettings), "SPEC.settings_cls is ComplianceSettings"
-        catalog = await asyncio.to_thread(PolicyCatalog.bundled)
-        directory = DncDirectory()
-        async with rt.sessions() as session, session.begin():
-            await directory.load_all(session)
-        self._screener = Screener(catalog, directory, rt.event_store, rt.clock, settings)
+        self._screener = await build_screener(self._runtime)
         await self._runner.run()
 
     def stop(self) -> None:
@@ -47,11 +58,41 @@ class ScreeningWorker:
         await self._screener.on_lead_events(session, events)
 
 
+class FactsWorker:
+    """Loads the policy catalog (for budgets), then records campaign facts, call attempts
+    and refusals from ``campaigns``, ``calls`` and ``agents``."""
+
+    name = "facts"
+
+    def __init__(self, runtime: ServiceRuntime) -> None:
+        self._runtime = runtime
+        self._recorder: FactsRecorder | None = None
+        self._runner = runtime.consumer(
+            "compliance-facts", [Topic.CAMPAIGNS, Topic.CALLS, Topic.AGENTS],
+            batch_handler=self._handle)
+
+    async def run(self) -> None:
+        settings = self._runtime.settings
+        assert isinstance(settings, ComplianceSettings), "SPEC.settings_cls is ComplianceSettings"
+        catalog = await asyncio.to_thread(PolicyCatalog.bundled)
+        self._recorder = FactsRecorder(BudgetKeeper(catalog, self._runtime.event_store),
+                                       settings.refusal_dispositions, self._runtime.clock)
+        await self._runner.run()
+
+    def stop(self) -> None:
+        self._runner.stop()
+
+    async def _handle(self, session: AsyncSession, events: Sequence[ConsumedEvent]) -> None:
+        assert self._recorder is not None, "the runner starts after the recorder is built"
+        await self._recorder.on_events(session, events)
+
+
 def workers(runtime: ServiceRuntime) -> Sequence[Worker]:
     """The workers of the ``worker`` and ``all`` roles."""
     dispositions = DispositionHandler(runtime.event_store, runtime.clock)
     return [
         ScreeningWorker(runtime),
+        FactsWorker(runtime),
         runtime.consumer("compliance-dispositions", [Topic.AGENTS],
                          handler=dispositions.on_agent_event),
     ]

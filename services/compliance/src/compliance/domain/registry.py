@@ -1,4 +1,4 @@
-"""National registry copies: parsing registry files and swapping indexes safely.
+"""National registry files: parsing a download into E.164 integers for the DNC index.
 
 Accepted line formats (blank lines and ``#`` comments are skipped):
 
@@ -12,14 +12,12 @@ A bad line refuses the whole file with its line number; the copy in force stays.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
 from itertools import islice
 
 import numpy as np
 
 from common.pii import mask_phone
-from compliance.domain.decision import RegistryCopy
-from compliance.domain.dnc_index import DncIndex, U64Array
+from compliance.domain.dnc_index import U64Array
 from compliance.domain.errors import MalformedRegistryFileError
 
 _CHUNK = 1 << 20
@@ -65,33 +63,3 @@ def _parse_line(text: str, line_no: int, registry: str, country_code: int) -> in
             f"number {mask_phone('+' + digits)} is outside country code +{country_code}",
         )
     return int(digits)
-
-
-class RegistrySet:
-    """The national registry indexes in force, each with the copy it was built from."""
-
-    def __init__(self) -> None:
-        self._indexes: dict[str, tuple[DncIndex, RegistryCopy]] = {}
-
-    def import_file(
-        self,
-        name: str,
-        lines: Iterable[str],
-        *,
-        country_code: int,
-        version: str,
-        downloaded_at: datetime,
-    ) -> RegistryCopy:
-        """Parse a registry download and put it in force; on error nothing changes."""
-        values = parse_registry_lines(lines, name, country_code)
-        copy = RegistryCopy(name=name, version=version, downloaded_at=downloaded_at)
-        self._indexes[name] = (DncIndex.from_ints(values, version), copy)
-        return copy
-
-    def index(self, name: str) -> DncIndex:
-        """The index in force for ``name`` (KeyError when never imported)."""
-        return self._indexes[name][0]
-
-    def copies(self) -> list[RegistryCopy]:
-        """The copies in force, for :class:`ScreeningFacts.registry_copies`."""
-        return [copy for _, copy in self._indexes.values()]

@@ -1,0 +1,94 @@
+"""``GET /v1/decisions/export``: the tenant's decisions for a period, streamed in keyset
+pages (JSONL and CSV), full numbers, another tenant's records never included, and the
+period validated."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from compliance_it import lead_due
+
+from common.testing.services import bearer, wait_for
+from compliance.api import export
+
+pytestmark = pytest.mark.kafka
+
+ACME, GLOBEX = bearer("acme"), bearer("globex")
+LISTED = "+12125550123"
+
+
+async def test_export(start_compliance: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(export, "_PAGE", 2)  # 3 records: two pages and the keyset
+    async with start_compliance() as h:
+        c = h.client
+        assert (await c.post("/v1/dnc", json={"phone": LISTED}, headers=ACME)).status_code == 201
+        await h.send("acme", "leads", lead_due("a-1", LISTED), lead_due("a-2", "+12125550124"),
+                     lead_due("a-3", "+12125550125"))
+        await h.send("globex", "leads", lead_due("g-1", "+12125550126"))
+
+        async def stored() -> bool:
+            for tenant, lead in (("acme", "a-1"), ("acme", "a-2"), ("acme", "a-3"),
+                                 ("globex", "g-1")):
+                r = await c.get(f"/v1/leads/{lead}/decisions", headers=bearer(tenant))
+                if r.status_code != 200:
+                    return False
+            return True
+
+        await wait_for(stored, timeout_s=30, what="four decisions")
+        now = h.svc.runtime.clock.now()
+        period = {"from": (now - timedelta(hours=1)).isoformat(),
+                  "to": (now + timedelta(hours=1)).isoformat()}
+
+        r = await c.get("/v1/decisions/export", params=period, headers=ACME)
+        assert r.status_code == 200 and r.headers["content-type"] == "application/x-ndjson"
+        assert "attachment" in r.headers["content-disposition"]
+        lines = [json.loads(line) for line in r.text.splitlines()]
+        assert sorted(d["lead_id"] for d in lines) == ["a-1", "a-2", "a-3"]
+        keys = [(d["decided_at"], d["decision_id"]) for d in lines]
+        assert keys == sorted(keys) and len(set(keys)) == 3
+        first = next(d for d in lines if d["lead_id"] == "a-1")
+        assert first["phone_e164"] == LISTED and first["outcome"] == "blocked"
+        assert first["policy_version"].startswith("sha256:") and first["zones"]
+
+        g = await c.get("/v1/decisions/export", params=period, headers=GLOBEX)
+        assert [json.loads(line)["lead_id"] for line in g.text.splitlines()] == ["g-1"]
+        assert LISTED not in g.text
+
+        r = await c.get("/v1/decisions/export", params={**period, "format": "csv"}, headers=ACME)
+        assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+        rows = list(csv.DictReader(io.StringIO(r.text)))
+        assert list(rows[0]) == list(export.CSV_COLUMNS)
+        by_lead = {row["lead_id"]: row for row in rows}
+        assert sorted(by_lead) == ["a-1", "a-2", "a-3"]
+        assert by_lead["a-1"]["blocking_rules"] == "dnc.tenant"
+        assert by_lead["a-1"]["phone_e164"] == LISTED
+        assert "dnc.tenant" in [r["rule_id"] for r in json.loads(by_lead["a-1"]["reasons"])]
+
+        # Outside the period: nothing (CSV: the header only).
+        before = {"from": (now - timedelta(days=2)).isoformat(),
+                  "to": (now - timedelta(days=1)).isoformat(), "format": "csv"}
+        r = await c.get("/v1/decisions/export", params=before, headers=ACME)
+        assert r.text.splitlines() == [",".join(export.CSV_COLUMNS)]
+
+        # The period is validated: 422 with the reason.
+        start = now.isoformat()
+        bad = {
+            "to before from": {"from": start, "to": (now - timedelta(seconds=1)).isoformat()},
+            "empty period": {"from": start, "to": start},
+            "too long": {"from": start, "to": (now + timedelta(days=367)).isoformat()},
+            "naive": {"from": "2026-01-01T00:00:00", "to": start},
+            "missing to": {"from": start},
+            "bad format": {**period, "format": "xml"},
+        }
+        for case, params in bad.items():
+            r = await c.get("/v1/decisions/export", params=params, headers=ACME)
+            assert r.status_code == 422, (case, r.text)
+        too_long = await c.get("/v1/decisions/export", params=bad["too long"], headers=ACME)
+        assert "at most 366" in too_long.json()["error"]["message"]
+        assert (await c.get("/v1/decisions/export", params=period,
+                            headers=bearer("acme", scopes=["dnc:read"]))).status_code == 403
