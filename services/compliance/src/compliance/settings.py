@@ -14,8 +14,11 @@ class ComplianceSettings(ServiceSettings):
         900, gt=0, description="a clearance never outlives this many seconds after the "
         "decision (besides the calling-window end), so stale clearances expire")
     caller_id: str | None = Field(
-        None, description="E.164 caller ID presented on every call (accepts DNC requests), "
-        "until campaigns carry their own; packs that require one block without it")
+        None, description="E.164 caller ID (accepts DNC requests) for a known campaign "
+        "whose campaign.state_changed carries none; packs that require one block without it")
+    unknown_campaign_retry_s: float = Field(
+        10.0, gt=0, description="a lead.due whose campaign compliance has not heard of yet "
+        "is blocked (campaign.unknown) until this many seconds later, when leads re-dues it")
     waived_registries: list[str] = Field(
         default_factory=list, description="national registries (US-DNC, CA-DNCL, ...) "
         "whose missing copy is recorded as a note instead of blocking: registry imports "

@@ -7,10 +7,19 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import select
+
 from common.events import EventEnvelope, build_envelope
-from common.events.catalog import CandidateZone, ComplianceDecidedV1, EventPayload, LeadDueV1
+from common.events.catalog import (
+    CampaignStateChangedV1,
+    CandidateZone,
+    ComplianceDecidedV1,
+    EventPayload,
+    LeadDueV1,
+)
 from common.testing.kafka_tools import produce, read_all
 from common.testing.services import RunningService, bearer, wait_for
+from compliance.adapters.facts_tables import campaign_facts
 
 NEW_YORK = ZoneInfo("America/New_York")
 CALLER_ID = "+12125550100"
@@ -49,6 +58,22 @@ class Harness:
     async def send(self, tenant: str, topic: str, *payloads: EventPayload) -> None:
         envelopes = [build_envelope(p, tenant_id=tenant, source="/tests") for p in payloads]
         await produce(self.bootstrap, self.svc.topic_prefix + topic, envelopes)
+
+    async def known_campaigns(self, tenant: str, *campaign_ids: str) -> None:
+        """Publish a ``running`` ``campaign.state_changed`` (no caller ID of its own: the
+        setting applies) for each of ``campaign_ids`` and wait until the facts consumer
+        stored them: screening blocks a lead of a campaign it has not heard of."""
+        await self.send(tenant, "campaigns", *[
+            CampaignStateChangedV1(campaign_id=c, state="running") for c in campaign_ids])
+        c = campaign_facts.c
+
+        async def stored() -> bool:
+            async with self.svc.runtime.sessions() as s:
+                found = set((await s.execute(select(c.campaign_id).where(
+                    c.tenant_id == tenant, c.campaign_id.in_(campaign_ids)))).scalars())
+            return found == set(campaign_ids)
+
+        await wait_for(stored, timeout_s=30, what=f"campaigns {campaign_ids} of {tenant}")
 
     async def events(self, topic: str, expect: int | None = None) -> list[EventEnvelope]:
         records = await read_all(self.bootstrap, self.svc.topic_prefix + topic, expect=expect)

@@ -1,6 +1,6 @@
 """``POST /v1/compliance/checks``: the screening path over HTTP — precise blocks for bad
-values, 422 with the item index for a malformed body, what-if instants, tenant-scoped
-facts, and nothing recorded."""
+values and unknown campaigns, 422 with the item index for a malformed body, what-if
+instants, tenant-scoped facts, and nothing recorded."""
 
 from __future__ import annotations
 
@@ -30,6 +30,8 @@ async def test_batch_check(start_compliance: Any) -> None:
     async with start_compliance(clock_offset_s=offset_to_weekday(time(15))) as h:
         c = h.client
         assert (await c.post("/v1/dnc", json={"phone": LISTED}, headers=ACME)).status_code == 201
+        await h.known_campaigns("acme", "camp-1")
+        await h.known_campaigns("globex", "camp-1", "camp-globex")
         items = [
             _item(LISTED, lead_id="lead-7"),
             _item("+1212555"),
@@ -40,6 +42,7 @@ async def test_batch_check(start_compliance: Any) -> None:
             _item("+18005550100"),
             _item(OTHER, candidate_zones=[]),
             _item(OTHER, candidate_zones=[{"zone": "America/Los_Angeles", "source": "region"}]),
+            _item(OTHER, campaign_id="camp-globex"),  # globex's campaign, unknown to acme
         ]
         r = await c.post("/v1/compliance/checks", json={"items": items}, headers=ACME)
         assert r.status_code == 200, r.text
@@ -66,6 +69,10 @@ async def test_batch_check(start_compliance: Any) -> None:
         assert _blocks(out[6]) == ["zone.non_geographic"]
         assert _blocks(out[7]) == ["zone.unknown"]
         assert {z["zone"] for z in out[8]["zones"]} == {"America/New_York", "America/Los_Angeles"}
+        # Fail closed on a campaign compliance has not heard of: retried 10 s later.
+        assert _blocks(out[9]) == ["campaign.unknown"] and out[9]["policy_version"] == "none"
+        assert datetime.fromisoformat(out[9]["earliest_callable_at"]) == \
+            datetime.fromisoformat(body["at"]) + timedelta(seconds=10)
 
         # A large batch is decided in slices; results keep the items' order.
         many = [_item(f"+1212556{i:04d}") for i in range(120)]
@@ -82,12 +89,16 @@ async def test_batch_check(start_compliance: Any) -> None:
         now = h.svc.runtime.clock.now().astimezone(NEW_YORK)
         late = datetime.combine(now.date(), time(22), NEW_YORK)
         w = await c.post("/v1/compliance/checks", headers=ACME, json={
-            "items": [_item(OTHER, lead_id="lead-8")], "at": late.isoformat()})
+            "items": [_item(OTHER, lead_id="lead-8"), _item(OTHER, campaign_id="camp-2")],
+            "at": late.isoformat()})
         wi = w.json()
         assert wi["what_if"] is True and datetime.fromisoformat(wi["at"]) == late
         assert _blocks(wi["items"][0]) == ["hours.closed"]
         assert datetime.fromisoformat(wi["items"][0]["earliest_callable_at"]) == \
             datetime.combine(now.date() + timedelta(days=1), time(8), NEW_YORK)
+        assert _blocks(wi["items"][1]) == ["campaign.unknown"]
+        assert datetime.fromisoformat(wi["items"][1]["earliest_callable_at"]) == \
+            late + timedelta(seconds=10)
 
         # Nothing recorded: no decision for the leads checked, none in the export.
         for lead in ("lead-7", "lead-8"):

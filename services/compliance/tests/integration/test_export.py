@@ -27,6 +27,8 @@ async def test_export(start_compliance: Any, monkeypatch: pytest.MonkeyPatch) ->
     async with start_compliance() as h:
         c = h.client
         assert (await c.post("/v1/dnc", json={"phone": LISTED}, headers=ACME)).status_code == 201
+        await h.known_campaigns("acme", "camp-1")
+        await h.known_campaigns("globex", "camp-1")
         await h.send("acme", "leads", lead_due("a-1", LISTED), lead_due("a-2", "+12125550124"),
                      lead_due("a-3", "+12125550125"))
         await h.send("globex", "leads", lead_due("g-1", "+12125550126"))

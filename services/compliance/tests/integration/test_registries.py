@@ -66,6 +66,7 @@ async def test_registry_import_staleness_hits_refusals_and_rebuild(
     async with start_compliance(**settings) as h:
         c = h.client
         now = h.svc.runtime.clock.now()
+        await h.known_campaigns("acme", "camp-1")
         listing = (await c.get("/v1/registries", headers=ACME)).json()["items"]
         assert {i["name"]: i["status"] for i in listing} == {
             "CA-DNCL": "missing", "FR-BLOCTEL": "missing", "GB-TPS": "missing", "US-DNC": "missing"}

@@ -1,5 +1,6 @@
-"""Screening of ``lead.due`` at a controlled instant, decisions on Kafka and over HTTP, and
-``do_not_call`` dispositions reaching the tenant DNC list."""
+"""Screening of ``lead.due`` at a controlled instant, decisions on Kafka and over HTTP, a
+campaign not heard of yet (retried, then screened), and ``do_not_call`` dispositions
+reaching the tenant DNC list."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from common.testing.services import bearer, wait_for
 pytestmark = pytest.mark.kafka
 
 NUMBER = "+12125550123"  # Manhattan: America/New_York
+FRESH = "+12125550188"
 
 
 def _at(value: str) -> datetime:
@@ -26,8 +28,28 @@ def _rules(decision: dict[str, Any]) -> list[str]:
 
 
 async def test_screening_at_3pm_new_york(start_compliance: Any) -> None:
-    async with start_compliance(clock_offset_s=offset_to_weekday(time(15))) as h:
+    async with start_compliance(clock_offset_s=offset_to_weekday(time(15)),
+                                unknown_campaign_retry_s=20) as h:
         acme, globex = bearer("acme"), bearer("globex")
+        # A campaign compliance has not heard of yet: blocked, to be re-dued 20 s later.
+        await h.send("acme", "leads", lead_due("a-new", FRESH, campaign_id="camp-new"))
+        early = await h.decision("acme", "a-new")
+        assert early["outcome"] == "blocked" and _rules(early) == ["campaign.unknown"]
+        assert "not yet received the settings of campaign camp-new" in early["reasons"][0]["message"]
+        early_at = _at((await h.client.get("/v1/leads/a-new/decisions", headers=acme))
+                       .json()["items"][0]["decided_at"])
+        assert _at(early["earliest_callable_at"]) == early_at + timedelta(seconds=20)
+        assert early["valid_until"] is None
+        # Its settings arrive (acme's only): the re-dued lead is screened normally.
+        await h.known_campaigns("acme", "camp-1", "camp-new")
+        await h.known_campaigns("globex", "camp-1")
+        await h.send("acme", "leads", lead_due("a-new", FRESH, campaign_id="camp-new")
+                     .model_copy(update={"attempt": 2}))
+        later = await h.decision("acme", "a-new", count=2)
+        assert later["outcome"] == "cleared", later["reasons"]
+        await h.send("globex", "leads", lead_due("g-new", FRESH, campaign_id="camp-new"))
+        assert _rules(await h.decision("globex", "g-new")) == ["campaign.unknown"]
+
         assert (await h.client.post("/v1/dnc", json={"phone": NUMBER}, headers=acme)).status_code == 201
         await h.send("acme", "leads", LeadClosedV1(lead_id="a-dnc", list_id="l", reason="x"),
                      lead_due("a-dnc", NUMBER), lead_due("a-nozone", "+12125550199", zones=[]),
@@ -68,8 +90,8 @@ async def test_screening_at_3pm_new_york(start_compliance: Any) -> None:
             d = await h.decision("acme", lead_id)
             assert d["outcome"] == "blocked" and rule in _rules(d), (lead_id, d["reasons"])
             assert d["earliest_callable_at"] is None
-        assert not any(e.data["lead_id"] == "a-dnc" and e.data["outcome"] == "cleared"
-                       for e in await h.events("compliance"))
+        assert not any(e.data.get("lead_id") == "a-dnc" and e.data["outcome"] == "cleared"
+                       for e in await h.events("compliance"))  # budgets have no lead
 
         # A do_not_call disposition puts globex's number on globex's list at once...
         await h.send("globex", "agents", DispositionSubmittedV1(
@@ -93,6 +115,7 @@ async def test_screening_at_3pm_new_york(start_compliance: Any) -> None:
 
 async def test_screening_at_10pm_new_york(start_compliance: Any) -> None:
     async with start_compliance(clock_offset_s=offset_to_weekday(time(22))) as h:
+        await h.known_campaigns("acme", "camp-1")
         await h.send("acme", "leads", lead_due("late-1", NUMBER))
         blocked = await h.decision("acme", "late-1")
         assert blocked["outcome"] == "blocked" and _rules(blocked) == ["hours.closed"]

@@ -13,11 +13,14 @@ from common.clock import FixedClock
 from common.events.catalog import CandidateZone, LeadDueV1
 from common.eventstore import EventStore
 from compliance.app.dnc_directory import DncDirectory
-from compliance.app.screening import Screener
+from compliance.app.lead_facts import CampaignFacts, LeadFacts
+from compliance.app.screening import Screened, Screener
 from compliance.settings import ComplianceSettings
 
 NY = "+12125550123"
 NOW = utc("2025-01-15T20:00:00Z")  # 15:00 in New York (EST), a Wednesday
+# A known campaign without its own caller ID (the setting applies) nor consent rule.
+KNOWN = CampaignFacts("running", caller_id=None, product="solar", requires_consent=False)
 
 
 def screener(**settings: Any) -> Screener:
@@ -33,8 +36,14 @@ def due(number: str = NY, zones: tuple[str, ...] = ("America/New_York",)) -> Lea
                      candidate_zones=[CandidateZone(zone=z, source="number_prefix") for z in zones])
 
 
+def screen(s: Screener, tenant: str, d: LeadDueV1, at: Any = NOW,
+           campaign: CampaignFacts | None = KNOWN) -> Screened:
+    """Screen ``d`` with its campaign known (``campaign`` None: not heard of yet)."""
+    return s.screen(tenant, d, at, facts=LeadFacts(tenant, d.phone_e164, d.campaign_id, campaign))
+
+
 def test_a_clearance_is_capped_at_the_configured_age() -> None:
-    screened = screener().screen("acme", due(), NOW)
+    screened = screen(screener(), "acme", due())
     event = screened.event
     assert event.outcome == "cleared" and event.attempt == 2 and event.phone_e164 == NY
     assert event.valid_until == NOW + timedelta(seconds=900)
@@ -49,13 +58,26 @@ def test_a_clearance_is_capped_at_the_configured_age() -> None:
 
 def test_the_window_end_wins_when_it_comes_first() -> None:
     at = utc("2025-01-16T01:50:00Z")  # 20:50 in New York, closes at 21:00
-    event = screener().screen("acme", due(), at).event
+    event = screen(screener(), "acme", due(), at).event
     assert event.valid_until == utc("2025-01-16T02:00:00Z")
     assert "clearance.max_age" not in [r.rule_id for r in event.reasons]
 
 
+def test_a_known_campaign_without_caller_id_takes_the_setting() -> None:
+    own = CampaignFacts("running", "+12125550111", "solar", requires_consent=False)
+    assert screen(screener(caller_id=None), "acme", due(), campaign=own).event.outcome \
+        == "cleared"
+    assert screen(screener(), "acme", due()).event.outcome == "cleared"  # KNOWN: setting
+
+
+def test_without_facts_the_campaign_is_unknown_and_retried_after_the_default() -> None:
+    event = screener().screen("acme", due(), NOW).event
+    assert [r.rule_id for r in event.reasons] == ["campaign.unknown"]
+    assert event.earliest_callable_at == NOW + timedelta(seconds=10)
+
+
 def test_a_blocked_event_carries_only_the_blocking_reasons() -> None:
-    event = screener(caller_id=None).screen("acme", due(), NOW).event
+    event = screen(screener(caller_id=None), "acme", due()).event
     assert event.outcome == "blocked" and event.valid_until is None
     assert [r.rule_id for r in event.reasons] == ["caller_id.missing"]
 
@@ -63,8 +85,8 @@ def test_a_blocked_event_carries_only_the_blocking_reasons() -> None:
 def test_a_tenant_dnc_hit_blocks_only_that_tenant() -> None:
     s = screener()
     s._directory._list("acme", "tenant").index.add(NY)
-    assert s.screen("acme", due(), NOW).event.outcome == "blocked"
-    assert s.screen("globex", due(), NOW).event.outcome == "cleared"
+    assert screen(s, "acme", due()).event.outcome == "blocked"
+    assert screen(s, "globex", due()).event.outcome == "cleared"
 
 
 @pytest.mark.parametrize(("number", "zones", "rule"), [
@@ -73,7 +95,7 @@ def test_a_tenant_dnc_hit_blocks_only_that_tenant() -> None:
     (NY, (), "zone.unknown"),
 ])
 def test_bad_leads_are_blocked_never_cleared(number: str, zones: tuple[str, ...], rule: str) -> None:
-    event = screener().screen("acme", due(number, zones), NOW).event
+    event = screen(screener(), "acme", due(number, zones)).event
     assert event.outcome == "blocked" and rule in [r.rule_id for r in event.reasons]
     assert event.earliest_callable_at is None and event.valid_until is None
 
@@ -85,7 +107,7 @@ def test_an_unexpected_error_blocks_with_a_masked_reason(monkeypatch: pytest.Mon
         raise RuntimeError(f"index corrupted near {NY}")
 
     monkeypatch.setattr(s._directory, "hits", broken)
-    screened = s.screen("acme", due(), NOW)
+    screened = screen(s, "acme", due())
     (reason,) = screened.event.reasons
     assert screened.event.outcome == "blocked" and reason.rule_id == "screening.error"
     assert NY not in reason.message and "+1********23" in reason.message
@@ -95,8 +117,8 @@ def test_an_unexpected_error_blocks_with_a_masked_reason(monkeypatch: pytest.Mon
 def test_the_effective_policy_is_merged_once_per_jurisdictions_tenant_campaign() -> None:
     s = screener()
     for _ in range(3):
-        s.screen("acme", due(), NOW)
-    s.screen("acme", due("+13055551234"), NOW)  # Miami: US + US-FL
+        screen(s, "acme", due())
+    screen(s, "acme", due("+13055551234"))  # Miami: US + US-FL
     info = s._policy.cache_info()
     assert (info.misses, info.hits) == (2, 2)
 
@@ -105,4 +127,7 @@ def test_settings_refuse_registry_waivers_in_production() -> None:
     with pytest.raises(ValueError, match="waived_registries must be empty in production"):
         ComplianceSettings(environment="production", waived_registries=["US-DNC"])
     assert ComplianceSettings().clearance_max_s == 900
+    assert ComplianceSettings().unknown_campaign_retry_s == 10
+    with pytest.raises(ValueError, match="greater than 0"):
+        ComplianceSettings(unknown_campaign_retry_s=0)
 

@@ -80,15 +80,24 @@ def test_the_fourth_call_in_24h_to_a_florida_number_is_capped_until_the_first_ag
 def test_calls_on_another_subject_do_not_count_but_an_unknown_subject_does() -> None:
     assert rules(facts(past_attempts=calls(3, 2, 1, product="pension")))[0] == "cleared"
     assert rules(facts(past_attempts=calls(3, 2, 1, product=None)))[0] == "blocked"
-    # A lead of an unknown campaign has no subject: every subject counts.
-    assert rules(facts(campaign=None, past_attempts=calls(3, 2, 1, product="pension")))[0] \
-        == "blocked"
+    # A lead of a campaign without a product has no subject: every subject counts.
+    no_product = CampaignFacts("running", "+13055550100", None, requires_consent=False)
+    assert rules(facts(campaign=no_product, past_attempts=calls(3, 2, 1, product="pension")))[1] \
+        == ["cap.us-fl.attempts-24h"]
 
 
 def test_the_campaign_caller_id_is_used_and_the_setting_is_the_fallback() -> None:
     assert rules(facts())[0] == "cleared"  # the setting is None in this screener
-    outcome, fired, _ = rules(facts(campaign=None))
+    no_caller_id = CampaignFacts("running", None, "solar", requires_consent=False)
+    outcome, fired, _ = rules(facts(campaign=no_caller_id))
     assert outcome == "blocked" and fired == ["caller_id.missing"]
+
+
+def test_an_unknown_campaign_blocks_even_with_a_consent_and_a_clean_history() -> None:
+    row = ConsentFact(None, None, granted_at=NOW - timedelta(days=3), revoked_at=None)
+    outcome, fired, earliest = rules(facts(campaign=None, consent_rows=(row,)))
+    assert (outcome, fired, earliest) == ("blocked", ["campaign.unknown"],
+                                          NOW + timedelta(seconds=10))
 
 
 def test_a_consent_campaign_needs_an_unrevoked_consent_in_scope() -> None:

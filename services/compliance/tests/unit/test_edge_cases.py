@@ -1,4 +1,4 @@
-"""The edge-case table of docs/compliance.md, one test per row (ids E01…E20)."""
+"""The edge-case table of docs/compliance.md, one test per row (ids E01…E21)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,13 @@ from datetime import timedelta
 
 from compliance_kit import bundled, decide, facts, request, utc
 
+from common.clock import FixedClock
+from common.events.catalog import CandidateZone as DueZone
+from common.events.catalog import LeadDueV1
+from common.eventstore import EventStore
+from compliance.app.dnc_directory import DncDirectory
+from compliance.app.lead_facts import CampaignFacts, LeadFacts
+from compliance.app.screening import Screener
 from compliance.domain.decision import (
     Attempt,
     Decision,
@@ -15,6 +22,7 @@ from compliance.domain.decision import (
 )
 from compliance.domain.rules import evaluate, screen
 from compliance.domain.zones import Address, CandidateZone, Location, NumberFacts
+from compliance.settings import ComplianceSettings
 
 NY = "+12125550123"
 
@@ -248,3 +256,37 @@ def test_candidate_zone_provenance_is_in_the_record() -> None:
     assert (
         CandidateZone(zone="America/New_York", source="explicit", detail="lead") in decision.zones
     )
+
+
+def test_E21_campaign_settings_not_yet_known_block_for_a_short_retry() -> None:
+    # 15:00 in New York with a caller ID setting: everything else would clear, but the
+    # campaign's settings (a consent requirement, its product) are still missing.
+    now = utc("2025-01-15T20:00:00Z")
+    s = Screener(bundled(), DncDirectory(), EventStore("/test"), FixedClock(now),
+                 ComplianceSettings(caller_id="+12125550100", waived_registries=["US-DNC"],
+                                    unknown_campaign_retry_s=30))
+
+    def due(number: str = NY) -> LeadDueV1:
+        return LeadDueV1(lead_id="lead-1", list_id="l1", campaign_id="c1", attempt=1,
+                         due_at=now, phone_e164=number, country="US",
+                         candidate_zones=[DueZone(zone="America/New_York", source="number_prefix")])
+
+    def lead(d: LeadDueV1, known: bool) -> LeadFacts:
+        campaign = CampaignFacts("running", None, "solar", requires_consent=False)
+        return LeadFacts("acme", d.phone_e164, "c1", campaign if known else None)
+
+    unknown = s.screen("acme", due(), now, facts=lead(due(), known=False))
+    event = unknown.event
+    assert event.outcome == "blocked" and event.valid_until is None
+    assert [r.rule_id for r in event.reasons] == ["campaign.unknown"]
+    assert "not yet received the settings of campaign c1" in event.reasons[0].message
+    assert event.earliest_callable_at == now + timedelta(seconds=30)  # leads re-dues then
+    assert unknown.record["reasons"][0]["until"] == "2025-01-15T20:00:30Z"
+    assert event.policy_version == "none" and event.inputs["facts"]["campaign"] is None
+    # Once the campaign is known the lead is screened normally (setting's caller ID).
+    assert s.screen("acme", due(), now, facts=lead(due(), known=True)).event.outcome == "cleared"
+    # A number that would be blocked for good is retried, never closed, until then.
+    bad = due("+1212555")
+    assert s.screen("acme", bad, now, facts=lead(bad, known=False)).event.earliest_callable_at
+    assert s.screen("acme", bad, now, facts=lead(bad, known=True)).event.reasons[0].rule_id \
+        == "number.invalid"

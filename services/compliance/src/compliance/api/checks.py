@@ -12,7 +12,10 @@ wrong type, more than ``MAX_ITEMS`` items, a country that is not two letters) is
 naming the item index (``loc: ["body", "items", 3, "phone_e164"]``); a well-formed value
 the rules cannot use (an invalid phone number, an unknown region or IANA zone) blocks
 that item with the same precise rule id screening uses (``number.invalid``,
-``jurisdiction.unknown``, ``zone.invalid``): the batch answers the other items.
+``jurisdiction.unknown``, ``zone.invalid``): the batch answers the other items. A
+``campaign_id`` compliance has not heard of (no ``campaign.state_changed`` consumed for
+this tenant) blocks ``campaign.unknown`` with ``earliest_callable_at`` = ``at`` +
+``unknown_campaign_retry_s``, as screening does.
 """
 
 from __future__ import annotations

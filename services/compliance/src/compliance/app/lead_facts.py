@@ -5,11 +5,11 @@ attempts (bounded to the longest rolling window of the packs), refusals and cons
 the due numbers. Everything is keyed by (tenant, number): a tenant's facts never reach
 another tenant's screening.
 
-A campaign compliance has not heard of yet (a due lead's, or the one of a past attempt or
-refusal): screening decides with what it knows. A missing product or subject counts
-against every product and subject (caps and refusal bans fire more, never less); the
-caller ID falls back to the ``KADEN_CALLER_ID`` setting; consent is required only if a
-pack requires it (see docs/compliance.md, "Facts from events").
+A due lead whose campaign compliance has not heard of yet is not screened: the Screener
+blocks it ``campaign.unknown`` for a short retry. A past attempt's or refusal's campaign
+that is unknown, or a known campaign without a product, counts against every product and
+subject (caps and refusal bans fire more, never less); a known campaign without a caller
+ID takes the ``KADEN_CALLER_ID`` setting (see docs/compliance.md, "Facts from events").
 """
 
 from __future__ import annotations

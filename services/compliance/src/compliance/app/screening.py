@@ -8,8 +8,11 @@ the effective policy from a cache keyed by (jurisdictions, tenant, campaign), ev
 ``clock.now()``, cap a clearance's ``valid_until``, then store every decision of the poll
 in bulk: an event in the lead's ``decisions-<lead_id>`` stream and a ``decisions`` row.
 An error while deciding one lead blocks that lead with the reason; it never clears it
-and never fails the batch. Finally the jurisdictions the poll's campaigns dial into widen
-their abandon-rate budgets (``budget``).
+and never fails the batch. A lead whose campaign compliance has not heard of yet is
+blocked ``campaign.unknown`` with ``earliest_callable_at`` = now +
+``unknown_campaign_retry_s``, so the leads service re-dues it shortly. Finally the
+jurisdictions the poll's campaigns dial into widen their abandon-rate budgets
+(``budget``).
 """
 
 from __future__ import annotations
@@ -135,8 +138,8 @@ class Screener:
         """The decision for one due lead (never raises: errors block, fail closed).
         ``extra``: request fields a ``lead.due`` cannot carry (the batch check's
         ``address``, ``explicit_zone``, ``lead_zones=None``). ``facts``: from
-        :meth:`screen_many`; without them the lead has no past attempts, refusals or
-        consents and its campaign is unknown."""
+        :meth:`screen_many`; without them the lead's campaign is unknown, so it is
+        blocked ``campaign.unknown`` until ``unknown_campaign_retry_s`` later."""
         lists = self._directory.consulted(tenant_id)
         facts = facts or LeadFacts(tenant_id, due.phone_e164, due.campaign_id)
         try:
@@ -180,10 +183,12 @@ class Screener:
     def _decide(self, tenant_id: str, due: LeadDueV1, now: datetime,
                 extra: Mapping[str, Any], lead: LeadFacts) -> Decision:
         campaign = lead.campaign
+        if campaign is None:
+            return self._campaign_unknown(tenant_id, due, now)
         request = ScreeningRequest(
             tenant_id=tenant_id, campaign_id=due.campaign_id, lead_id=due.lead_id,
             number=due.phone_e164, subject=lead.product, product=lead.product,
-            caller_id=(campaign and campaign.caller_id) or self._settings.caller_id,
+            caller_id=campaign.caller_id or self._settings.caller_id,
             lead_zones=[CandidateZone(zone=z.zone, source=_ZONE_SOURCES[z.source],
                                       detail="lead record") for z in due.candidate_zones]
         ).model_copy(update=dict(extra))
@@ -196,7 +201,7 @@ class Screener:
                                waived_registries=self._settings.waived_registries)
         covered, uncovered = self._catalog.jurisdictions_for(location)
         policy = self._policy(tuple(covered), tuple(uncovered), tenant_id, due.campaign_id,
-                              bool(campaign and campaign.requires_consent))
+                              campaign.requires_consent)
         return evaluate(request, policy, facts, now, location)
 
     def _merge(self, covered: tuple[str, ...], uncovered: tuple[str, ...], tenant_id: str,
@@ -217,6 +222,21 @@ class Screener:
                       text=f"a clearance holds at most {self._settings.clearance_max_s} s")
         return decision.model_copy(update={"valid_until": cap,
                                            "reasons": [*decision.reasons, note]})
+
+    def _campaign_unknown(self, tenant_id: str, due: LeadDueV1, now: datetime) -> Decision:
+        """Blocked until ``unknown_campaign_retry_s`` later: without the campaign's
+        settings (caller ID, product, consent requirement) no rule can be trusted to
+        clear, and a block without an earliest instant would close the lead."""
+        retry = now + timedelta(seconds=self._settings.unknown_campaign_retry_s)
+        text = (f"compliance has not yet received the settings of campaign {due.campaign_id} "
+                f"(caller ID, product, consent requirement); screened again after "
+                f"{self._settings.unknown_campaign_retry_s:g} s (fail closed)")
+        return Decision(
+            outcome="blocked", decided_at=now, tenant_id=tenant_id, campaign_id=due.campaign_id,
+            lead_id=due.lead_id, number_masked=mask_phone(due.phone_e164), policy_version="none",
+            packs=[], jurisdictions=[], zones=[], inputs={}, earliest_callable_at=retry,
+            reasons=[Reason(rule_id="campaign.unknown", effect="block", source="screening",
+                            until=retry, text=text)])
 
     @staticmethod
     def _failed_closed(tenant_id: str, due: LeadDueV1, now: datetime, exc: Exception) -> Decision:
