@@ -52,7 +52,10 @@ def test_service_manifests_match_the_code(service: str) -> None:
         assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
         assert pod["metadata"]["annotations"]["prometheus.io/path"] == "/metrics"
     if service == "dialer":
-        assert docs[("Deployment", "dialer-worker")]["spec"]["replicas"] == 1
+        # several workers split the campaigns: each must be told apart (calls.owner_id)
+        worker = docs[("Deployment", "dialer-worker")]["spec"]["template"]["spec"]
+        env = {e["name"]: e for e in worker["containers"][0]["env"]}
+        assert env["KADEN_INSTANCE_ID"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"
 
     job = docs[("Job", f"{service}-migrate")]
     assert job["spec"]["template"]["spec"]["containers"][0]["command"] == ["kaden", "migrate", service]

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import importlib
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -24,8 +24,9 @@ import httpx
 from common.clock import SystemClock
 from common.events import EventEnvelope
 from common.testing.kafka_tools import read_all, unique_name
-from common.testing.services import RunningService, running_service
+from common.testing.services import TEST_JWT_SECRET, RunningService, running_service
 from simulator.devstack import demo_clock_offset
+from simulator.registry import import_registry, operator_headers, registry_file
 
 SERVICES = ("leads", "compliance", "dialer", "agent", "reporting")
 
@@ -71,6 +72,14 @@ class Platform:
             clock = svc.runtime.clock
             assert isinstance(clock, SystemClock), type(clock)
             clock.shift(seconds)
+
+    async def import_us_registry(self, listed: Iterable[str] = (), filler: int = 2000) -> None:
+        """Import a fresh synthetic US-DNC copy (downloaded two days ago) as an operator,
+        listing ``listed``: compliance screens US leads against it, no waiver."""
+        now = self.services["compliance"].runtime.clock.now()
+        await import_registry(self.clients["compliance"], operator_headers(TEST_JWT_SECRET),
+                              name="US-DNC", content=registry_file(listed, filler=filler),
+                              version="e2e", downloaded_at=now - timedelta(days=2))
 
     async def events(self, topic: str, tenant: str) -> list[EventEnvelope]:
         """Every envelope of ``tenant`` on ``topic`` so far."""

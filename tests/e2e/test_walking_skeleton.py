@@ -30,8 +30,7 @@ SETTINGS: dict[str, dict[str, Any]] = {
     # ring times and no-answer timeouts 20x faster; the 2 s abandon threshold stays real
     "dialer": {"time_scale": 0.05, "carrier_seed": 11},
     "leads": {"scheduler_interval_s": 0.2},
-    # no national registry copy is imported yet: waived explicitly (recorded on every decision)
-    "compliance": {"caller_id": "+12125550100", "waived_registries": ["US-DNC"]},
+    "compliance": {"caller_id": "+12125550100"},
 }
 
 
@@ -50,6 +49,7 @@ async def test_one_campaign_end_to_end(platform: Platform) -> None:
     sim = TenantSimulation(platform.clients, token, SimulationConfig(
         tenant=TENANT, leads=100, dnc=5, invalid=3, agents=3, max_attempts=1,
         behaviour=AgentBehaviour(time_scale=0.01)))
+    await platform.import_us_registry()
     await sim.prepare()
 
     # 1. the import job reports the 3 invalid rows by CSV line, and the good rows imported

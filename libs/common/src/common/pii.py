@@ -10,7 +10,11 @@ import re
 
 # A phone-like run: optional +, then 7+ digits possibly separated by spaces, dots, dashes
 # or parentheses. Deliberately greedy: over-masking a long id is cheaper than leaking a number.
-_PHONE_RUN = re.compile(r"(?<![\w])\+?\(?\d(?:[\s\-.()]*\d){6,}(?![\w])")
+_PHONE_RUN = r"(?<![\w])\+?\(?\d(?:[\s\-.()]*\d){6,}(?![\w])"
+# UUIDs (the platform's ids) are matched first and kept whole: their dash-separated digit
+# groups would otherwise look like a phone number.
+_UUID = r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b"
+_MASKABLE = re.compile(f"(?P<uuid>{_UUID})|(?P<phone>{_PHONE_RUN})")
 
 
 def mask_phone(number: str) -> str:
@@ -29,4 +33,4 @@ def mask_phone(number: str) -> str:
 
 def mask_phones_in_text(text: str) -> str:
     """Mask every phone-like run of digits inside free text (log messages, error strings)."""
-    return _PHONE_RUN.sub(lambda m: mask_phone(m.group(0)), text)
+    return _MASKABLE.sub(lambda m: m.group(0) if m.group("uuid") else mask_phone(m.group(0)), text)

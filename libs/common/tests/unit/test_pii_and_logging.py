@@ -45,3 +45,10 @@ def test_log_lines_from_structlog_and_stdlib_are_masked(capsys) -> None:
     assert len(lines) == 2
     assert lines[0]["phone"] == "+1********23" and lines[0]["service"] == "test"
     assert "2079460" not in lines[1]["event"]
+
+
+def test_uuids_are_not_mistaken_for_phone_numbers_but_numbers_beside_them_are_masked() -> None:
+    text = "campaign 3b86ccad-1234-5678-9abc-0123456789ab dialed +1 415 555 0123"
+    masked = mask_phones_in_text(text)
+    assert "3b86ccad-1234-5678-9abc-0123456789ab" in masked
+    assert "555 0123" not in masked and masked.endswith("23")

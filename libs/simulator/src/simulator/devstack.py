@@ -34,15 +34,18 @@ from common.infra.kafka_local import LocalKafkaBroker
 from common.topics import ensure_topics
 from simulator.agents import AgentBehaviour
 from simulator.cli import run_simulation
+from simulator.registry import import_registry, operator_headers, registry_file
 from simulator.tenant import SimulationConfig, TenantSimulation, local_clients
 
 SERVICES = ("leads", "compliance", "dialer", "agent", "reporting")
-# The embedded default has no national registry copy yet: compliance records the waiver on
-# every decision (refused in production), and a caller ID that accepts DNC requests.
 DEMO_SETTINGS = {
-    "compliance": {"KADEN_CALLER_ID": "+12125550100", "KADEN_WAIVED_REGISTRIES": '["US-DNC"]'},
     "dialer": {"KADEN_TIME_SCALE": "0.1"},
 }
+# The demo imports a synthetic US-DNC registry copy (as an operator would import the FTC
+# download): this many filler numbers, plus a few of the demo's own leads, which compliance
+# then blocks as ``dnc.national``.
+DEMO_REGISTRY_FILLER = 100_000
+DEMO_REGISTRY_LEADS = 4
 NEW_YORK = ZoneInfo("America/New_York")
 
 
@@ -168,6 +171,20 @@ class Stack:
             self.broker = None
 
 
+async def _import_demo_registry(stack: Stack, compliance: httpx.AsyncClient,
+                                sim: TenantSimulation) -> None:
+    """A fresh synthetic US-DNC copy, downloaded "yesterday", listing a few demo leads."""
+    listed = [n for n in sim.lead_file.valid_numbers
+              if n not in sim.lead_file.dnc_numbers][:DEMO_REGISTRY_LEADS]
+    job = await import_registry(
+        compliance, operator_headers(jwt_secret(stack.config.run_dir)), name="US-DNC",
+        content=registry_file(listed, filler=DEMO_REGISTRY_FILLER),
+        version=f"demo-{datetime.now(UTC):%Y%m%d}",
+        downloaded_at=datetime.now(UTC) - timedelta(days=1))
+    say(f"imported a synthetic US-DNC registry copy: {job['numbers']:,} numbers "
+        f"({len(listed)} of them demo leads)")
+
+
 async def _serve(stack: Stack, demo: SimulationConfig | None) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -179,6 +196,7 @@ async def _serve(stack: Stack, demo: SimulationConfig | None) -> int:
         token = issue_token(jwt_secret(stack.config.run_dir), tenant_id=demo.tenant,
                             subject="simulator", scopes=DEFAULT_SCOPES)
         sim = TenantSimulation(clients, token, demo)
+        await _import_demo_registry(stack, clients["compliance"], sim)
         sim_task = asyncio.create_task(run_simulation(sim, stop))
     try:
         while not stop.is_set():

@@ -33,6 +33,11 @@ class SimulationConfig:
     max_attempts: int = 2
     retry_delay_s: int = 30
     behaviour: AgentBehaviour = field(default_factory=AgentBehaviour)
+    # presented on every call; the dialer refuses to start a campaign without one
+    caller_id: str = "+12125550100"
+    dial_mode: str = "progressive"
+    # other campaign settings of the dialer API (e.g. abandon_message, lines_per_agent)
+    campaign_settings: dict[str, Any] = field(default_factory=dict)
 
 
 class ApiError(RuntimeError):
@@ -88,8 +93,9 @@ class TenantSimulation:
             raise ApiError(f"import did not finish: {self.import_job}")
         campaign = _check(await dialer.post("/v1/campaigns", headers=h, json={
             "name": self.config.campaign_name, "list_ids": [self.list_id],
-            "dial_mode": "progressive", "max_attempts": self.config.max_attempts,
-            "retry_delay_s": self.config.retry_delay_s}), "create campaign")
+            "dial_mode": self.config.dial_mode, "max_attempts": self.config.max_attempts,
+            "retry_delay_s": self.config.retry_delay_s, "caller_id": self.config.caller_id,
+            **self.config.campaign_settings}), "create campaign")
         self.campaign_id = campaign["campaign_id"]
         _check(await dialer.post(f"/v1/campaigns/{self.campaign_id}/start", headers=h),
                "start campaign")

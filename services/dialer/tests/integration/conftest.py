@@ -28,12 +28,33 @@ from dialer.app.calls import CallBook
 from dialer.app.campaigns import CampaignDesk
 from dialer.app.dialing_loop import DialingLoop
 from dialer.app.hopper import Hopper
+from dialer.app.ownership import Ownership
+from dialer.app.pacing import Pacer
+from dialer.app.previews import PreviewDesk
+from dialer.app.statistics import StatisticsBook
 from dialer.domain.campaign import CampaignCommand
+from dialer.domain.trunk import TrunkLimits, TrunkMeter
 from dialer.main import SPEC
 from dialer.settings import DialerSettings
 
 T0 = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
 TENANT = "acme"
+CALLER_ID = "+12125550100"
+
+
+def make_loop(sessions: async_sessionmaker[AsyncSession], clock: FixedClock,
+              settings: DialerSettings, store: EventStore, hopper: Hopper, calls: CallBook,
+              gateway: Any, ownership: Ownership, instance_id: str) -> DialingLoop:
+    """A dialing loop wired like the service's (outbox of the event store, no Kafka)."""
+    pacer = Pacer(hopper_=hopper, call_book=calls, outbox=store.outbox, source=store.source,
+                  statistics=StatisticsBook(), owner_id=instance_id,
+                  trunk=TrunkMeter(TrunkLimits(settings.trunk_calls_per_second,
+                                               settings.trunk_max_concurrent_lines), 0.0),
+                  event_interval_s=settings.pacing_event_interval_s)
+    return DialingLoop(sessions=sessions, clock=clock, settings=settings, hopper_=hopper,
+                       call_book=calls, gateway=gateway, pacer=pacer,
+                       previews_=PreviewDesk(hopper, calls), ownership=ownership,
+                       instance_id=instance_id)
 
 
 @dataclass
@@ -43,15 +64,25 @@ class ScriptedGateway:
     script: Sequence[Progress] = (Progress.RINGING, Progress.NO_ANSWER)
     delay_s: float = 0.0
     dialed: list[str] = field(default_factory=list)
+    dial_args: list[tuple[float, str | None]] = field(default_factory=list)
+    legs: list[tuple[str, str, str | None]] = field(default_factory=list)  # (call, action, msg)
     hold: asyncio.Event | None = None  # when set: wait for it before the terminal progress
 
-    async def dial(self, call_id: str, phone_e164: str, ring_timeout_s: float):  # type: ignore[no-untyped-def]
+    async def dial(self, call_id: str, phone_e164: str, ring_timeout_s: float, *,  # type: ignore[no-untyped-def]
+                   caller_id: str | None = None):
         self.dialed.append(phone_e164)
+        self.dial_args.append((ring_timeout_s, caller_id))
         for progress in self.script:
             if self.hold is not None and progress is not Progress.RINGING:
                 await self.hold.wait()
             await asyncio.sleep(self.delay_s)
             yield progress
+
+    async def play_message(self, call_id: str, message: str) -> None:
+        self.legs.append((call_id, "play", message))
+
+    async def hang_up(self, call_id: str) -> None:
+        self.legs.append((call_id, "hang_up", None))
 
 
 @dataclass
@@ -64,6 +95,15 @@ class Dialer:
     agents: AgentDesk
     campaigns: CampaignDesk
     loop: DialingLoop
+    settings: DialerSettings
+    store: EventStore
+    previews: PreviewDesk
+
+    def new_loop(self, instance_id: str, ownership: Ownership | None = None) -> DialingLoop:
+        """Another dialer process on the same database."""
+        return make_loop(self.sessions, self.clock, self.settings, self.store, self.hopper,
+                         self.calls, self.gateway, ownership or Ownership(static=True),
+                         instance_id)
 
     async def txn(self, op: Callable[[AsyncSession], Awaitable[Any]]) -> Any:
         async with self.sessions() as session, session.begin():
@@ -84,9 +124,10 @@ class Dialer:
 
         await self.txn(run)
 
-    async def campaign(self, tenant: str = TENANT, start: bool = True) -> str:
+    async def campaign(self, tenant: str = TENANT, start: bool = True, **settings: Any) -> str:
         async def create(session: AsyncSession) -> str:
-            row = await self.campaigns.create(session, tenant, name="c", list_ids=("list-1",))
+            row = await self.campaigns.create(session, tenant, name="c", list_ids=("list-1",),
+                                              **{"caller_id": CALLER_ID} | settings)
             if start:
                 await self.campaigns.apply(session, tenant, row.campaign_id, CampaignCommand.START)
             return str(row.campaign_id)
@@ -94,10 +135,9 @@ class Dialer:
         return str(await self.txn(create))
 
     async def clear(self, campaign_id: str, lead: str, phone: str, valid_s: float = 600,
-                    tenant: str = TENANT) -> None:
-        await self.deliver(self.hopper.on_compliance_events, cleared(campaign_id, lead, phone,
-                                                                     self.clock.now(), valid_s),
-                           tenant=tenant)
+                    tenant: str = TENANT, attempt: int = 1) -> None:
+        await self.deliver(self.hopper.on_compliance_events, cleared(
+            campaign_id, lead, phone, self.clock.now(), valid_s, attempt), tenant=tenant)
 
     async def agent(self, agent_id: str, state: str, campaign_ids: Sequence[str] = (),
                     call_id: str | None = None, at: datetime | None = None) -> None:
@@ -118,10 +158,10 @@ class Dialer:
 
 
 def cleared(campaign_id: str, lead: str, phone: str, now: datetime,
-            valid_s: float = 600) -> ComplianceDecidedV1:
+            valid_s: float = 600, attempt: int = 1) -> ComplianceDecidedV1:
     return ComplianceDecidedV1(
         decision_id=f"dec-{lead}", lead_id=lead, list_id="list-1", campaign_id=campaign_id,
-        attempt=1, phone_e164=phone, outcome="cleared", valid_until=now + timedelta(seconds=valid_s),
+        attempt=attempt, phone_e164=phone, outcome="cleared", valid_until=now + timedelta(seconds=valid_s),
         policy_version="sha256:test")
 
 
@@ -152,11 +192,12 @@ async def dialer(migrated_engine: AsyncEngine) -> Dialer:
     sessions = create_session_factory(migrated_engine)
     store = EventStore("/kaden/dialer")
     clock = FixedClock(T0)
-    settings = DialerSettings(database_url=str(migrated_engine.url), route_poll_s=0.05)
+    settings = DialerSettings(database_url=str(migrated_engine.url), route_poll_s=0.05,
+                              partition_ownership=False)
     gateway = ScriptedGateway()
     hopper = Hopper(store, clock, cap=100)
     calls = CallBook(store)
+    loop = make_loop(sessions, clock, settings, store, hopper, calls, gateway,
+                     Ownership(static=True), "dialer-test")
     return Dialer(sessions, clock, gateway, hopper, calls, AgentDesk(calls),
-                  CampaignDesk(store, clock),
-                  DialingLoop(sessions=sessions, clock=clock, settings=settings, hopper_=hopper,
-                              call_book=calls, gateway=gateway))
+                  CampaignDesk(store, clock), loop, settings, store, PreviewDesk(hopper, calls))

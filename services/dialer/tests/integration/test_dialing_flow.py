@@ -244,8 +244,10 @@ async def test_restart_ends_every_live_call_exactly_once_as_failed(dialer: Any) 
     await dialer.agent("a2", "paused", [camp])
     await dialer.txn(lambda s: dialer.calls.progress(s, "acme", orders[1].call_id,
                                                      Progress.ANSWERED_HUMAN, dialer.clock.now()))
-    await dialer.loop.recover()
-    await dialer.loop.recover()  # idempotent
+    assert await dialer.loop.recover() == 0  # the calls' follower is this live process
+    restarted = dialer.new_loop("dialer-restarted")  # the first never heart-beat again
+    assert await restarted.recover() == 3
+    assert await restarted.recover() == 0  # idempotent
     ended = await dialer.events("call.ended")
     assert sorted(e["call_id"] for e in ended) == sorted(o.call_id for o in orders)
     assert {e["outcome"] for e in ended} == {"failed"}

@@ -21,6 +21,7 @@ from dialer.main import SPEC
 
 pytestmark = pytest.mark.kafka
 PHONE = "+13125550142"
+CALLER_ID = "+12125550100"
 
 
 async def send(svc: RunningService, broker: Any, topic: str, *payloads: EventPayload,
@@ -62,7 +63,12 @@ async def test_campaign_api_state_machine_tenancy_and_hopper_returns(
         cid = camp["campaign_id"]
 
         for body, needle in (
-                ({"dial_mode": "predictive"}, "not supported yet"),
+                ({"dial_mode": "predictive"}, "abandon_message (identification and opt-out"),
+                ({"dial_mode": "turbo"}, "dial_mode"),
+                ({"ring_timeout_s": 10}, "ring_timeout_s must be at least 15 s"),
+                ({"caller_id": "12"}, "caller_id must be an E.164 number"),
+                ({"amd_action": "leave_message"}, "needs amd_message"),
+                ({"lead_ordering": "random"}, "lead_ordering"),
                 ({"list_ids": []}, "list_ids"),
                 ({"max_attempts": 21}, "max_attempts"),
                 ({"abandon_threshold_s": 5}, "fixed at 2.0")):
@@ -71,6 +77,20 @@ async def test_campaign_api_state_machine_tenancy_and_hopper_returns(
             assert r.status_code == 422 and needle in r.text, (body, r.text)
 
         assert (await c.post(f"/v1/campaigns/{cid}/pause", headers=acme)).status_code == 409
+        r = await c.post(f"/v1/campaigns/{cid}/start", headers=acme)
+        assert r.status_code == 422 and "caller_id is required to start" in r.text, r.text
+        patch = {"caller_id": "+1 212 555 0100", "dial_mode": "power", "lines_per_agent": 2.5,
+                 "abandon_message": "Acme calling; press 9 to opt out.", "priority": 5}
+        assert (await c.patch(f"/v1/campaigns/{cid}", headers=bearer("globex"),
+                              json=patch)).status_code == 404
+        r = await c.patch(f"/v1/campaigns/{cid}", headers=acme, json=patch | {"ring_timeout_s": 9})
+        assert r.status_code == 422 and "at least 15 s" in r.text
+        r = await c.patch(f"/v1/campaigns/{cid}", headers=acme, json=patch)
+        assert r.status_code == 200, r.text
+        assert (r.json()["caller_id"], r.json()["dial_mode"], r.json()["priority"]) == (
+            "+12125550100", "power", 5)
+        r = await c.patch(f"/v1/campaigns/{cid}", headers=acme, json={"dial_mode": "progressive"})
+        assert r.json()["dial_mode"] == "progressive" and r.json()["lines_per_agent"] == 2.5
         assert (await c.post(f"/v1/campaigns/{cid}/start", headers=acme)).json()["state"] == "running"
         r = await c.post(f"/v1/campaigns/{cid}/start", headers=acme)
         assert r.status_code == 409
@@ -117,8 +137,12 @@ async def test_campaign_api_state_machine_tenancy_and_hopper_returns(
 
         await wait_for(lambda: _eq(returned(), [("lead-1", "dnc"), ("lead-2", "campaign_stopped")]),
                        timeout_s=20, what="lead.returned events")
-        states = [e["state"] for e in await events(svc, kafka_broker, "campaigns", "state_changed")]
-        assert states == ["created", "running", "paused", "stopped"]
+        assert (await c.patch(f"/v1/campaigns/{cid}", headers=acme,
+                              json={"priority": 1})).status_code == 409
+        changes = await events(svc, kafka_broker, "campaigns", "state_changed")
+        assert [e["state"] for e in changes] == ["created", "created", "created", "running",
+                                                  "paused", "stopped"]
+        assert changes[-1]["caller_id"] == "+12125550100"
         assert await events(svc, kafka_broker, "calls", "call.") == []
 
 
@@ -178,11 +202,12 @@ async def test_simulated_campaign_every_dialed_call_ends_exactly_once(
     leads, agent_ids = 10, ("agent-1", "agent-2", "agent-3")
     async with running_service(
             SPEC, kafka_bootstrap=kafka_broker.bootstrap_servers, database_url=database_url,
-            dial_tick_s=0.05, time_scale=0.01, ring_timeout_s=15, carrier_seed=42,
+            dial_tick_s=0.05, time_scale=0.01, carrier_seed=42,
             carrier_answer_probability=0.6) as svc:
         c, acme = svc.client, bearer("acme")
-        cid = (await c.post("/v1/campaigns", headers=acme,
-                            json={"name": "sim", "list_ids": ["list-1"]})).json()["campaign_id"]
+        cid = (await c.post("/v1/campaigns", headers=acme, json={
+            "name": "sim", "list_ids": ["list-1"], "ring_timeout_s": 15,
+            "caller_id": CALLER_ID})).json()["campaign_id"]
         await c.post(f"/v1/campaigns/{cid}/start", headers=acme)
         seen: list[EventEnvelope] = []
         async with simulated_agents(svc, kafka_broker, cid, seen):
@@ -230,12 +255,14 @@ async def test_simulated_campaign_every_dialed_call_ends_exactly_once(
 async def test_calls_live_when_the_service_stops_end_as_failed_on_restart(
         kafka_broker: Any, database_url: str) -> None:
     settings = {"kafka_bootstrap": kafka_broker.bootstrap_servers, "database_url": database_url,
-                "dial_tick_s": 0.05, "ring_timeout_s": 60, "carrier_answer_probability": 0.0,
-                "carrier_busy_share": 0.0, "carrier_failed_share": 0.0}
+                "dial_tick_s": 0.05, "carrier_answer_probability": 0.0,
+                "carrier_busy_share": 0.0, "carrier_failed_share": 0.0,
+                "owner_stale_after_s": 2.0}
     async with running_service(SPEC, **settings) as svc:  # calls ring for 60 s
         c, acme = svc.client, bearer("acme")
-        cid = (await c.post("/v1/campaigns", headers=acme,
-                            json={"name": "r", "list_ids": ["list-1"]})).json()["campaign_id"]
+        cid = (await c.post("/v1/campaigns", headers=acme, json={
+            "name": "r", "list_ids": ["list-1"], "ring_timeout_s": 60,
+            "caller_id": CALLER_ID})).json()["campaign_id"]
         await c.post(f"/v1/campaigns/{cid}/start", headers=acme)
         await send(svc, kafka_broker, "agents", agent_state("a1", "ready", cid),
                    agent_state("a2", "ready", cid))

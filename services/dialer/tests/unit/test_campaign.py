@@ -46,7 +46,24 @@ def test_settings_defaults() -> None:
 
 @pytest.mark.parametrize(("fields", "message"), [
     ({"list_ids": ()}, "at least one list"),
-    ({"dial_mode": "predictive"}, "not supported yet"),
+    ({"dial_mode": "turbo"}, "dial_mode 'turbo' is not one of preview, progressive"),
+    ({"dial_mode": "predictive"}, "abandon_message .* is required"),
+    ({"dial_mode": "power"}, "abandon_message .* is required"),
+    ({"ring_timeout_s": 14.9}, "at least 15 s: regulators require"),
+    ({"max_lines_per_agent": 0.5}, "max_lines_per_agent must be between 1 and 10"),
+    ({"max_lines_per_agent": 11}, "max_lines_per_agent must be between 1 and 10"),
+    ({"lines_per_agent": 4, "max_lines_per_agent": 3}, r"between 1 and max_lines_per_agent \(3\)"),
+    ({"amd_action": "beep"}, "amd_action 'beep' is not one of hang_up, leave_message"),
+    ({"amd_action": "leave_message"}, "needs amd_message"),
+    ({"abandon_message": " "}, "abandon_message must be 1 to 1000"),
+    ({"target_abandon_rate": 0.0}, r"fraction in \(0, 1\)"),
+    ({"target_abandon_rate": 1.5}, r"fraction in \(0, 1\)"),
+    ({"amd_false_positive_rate": 0.6}, "between 0 and 0.5"),
+    ({"lead_ordering": "random"}, "lead_ordering 'random' is not one of fifo"),
+    ({"preview_timeout_s": 1}, "at least 5 s"),
+    ({"preview_timeout_action": "wait"}, "preview_timeout_action 'wait'"),
+    ({"caller_id": "12"}, "caller_id must be an E.164 number"),
+    ({"caller_id": "+1 999 555 0100"}, "not a valid phone number"),
     ({"max_attempts": 0}, "between 1 and 20"),
     ({"max_attempts": 21}, "between 1 and 20"),
     ({"retry_delay_s": -1}, ">= 0"),
@@ -57,3 +74,30 @@ def test_invalid_settings(fields: dict[str, object], message: str) -> None:
     base: dict[str, object] = {"name": "x", "list_ids": ("l",)}
     with pytest.raises(InvalidCampaign, match=message):
         CampaignSettings(**(base | fields))  # type: ignore[arg-type]
+
+
+def test_caller_id_is_normalised_to_e164_and_required_to_start() -> None:
+    s = CampaignSettings(name="x", list_ids=("l",), caller_id="+1 (212) 555-0100")
+    assert s.caller_id == "+12125550100"
+    s.check_startable()
+    with pytest.raises(InvalidCampaign, match="caller_id is required to start"):
+        CampaignSettings(name="x", list_ids=("l",)).check_startable()
+
+
+def test_invalid_caller_id_message_never_echoes_the_number() -> None:
+    with pytest.raises(InvalidCampaign) as err:
+        CampaignSettings(name="x", list_ids=("l",), caller_id="+1 999 555 0100")
+    assert "999" not in str(err.value)
+
+
+def test_overdial_modes_with_their_messages_and_updates() -> None:
+    s = CampaignSettings(name="x", list_ids=("l",), dial_mode="predictive",
+                         abandon_message="This is Acme; call 212 555 0100 to opt out.",
+                         amd_action="leave_message", amd_message="Please call Acme back.")
+    power = s.updated(dial_mode="power", lines_per_agent=2.5)
+    assert (power.dial_mode, power.lines_per_agent, power.abandon_message) == (
+        "power", 2.5, s.abandon_message)
+    with pytest.raises(InvalidCampaign, match="abandon_message"):
+        s.updated(abandon_message=None)
+    with pytest.raises(InvalidCampaign, match="unknown settings: colour"):
+        s.updated(colour="red")

@@ -1,4 +1,4 @@
-"""Progressive pacing, agent coverage across campaigns, last-mile check, ring timeout."""
+"""Agents shared across campaigns by priority, last-mile check, ring timeout."""
 
 from __future__ import annotations
 
@@ -10,43 +10,55 @@ from hypothesis import strategies as st
 from dialer.domain.dialing import (
     MIN_RING_TIMEOUT_S,
     ReturnReason,
-    allocate_lines,
+    allocate_agents,
     dnc_list_applies,
     effective_ring_timeout,
     last_mile_verdict,
-    lines_to_dial,
 )
 
 NOW = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
 
 
-def test_progressive_dials_one_line_per_uncovered_ready_agent() -> None:
-    assert lines_to_dial(5, 0) == 5
-    assert lines_to_dial(5, 3) == 2
-    assert lines_to_dial(2, 4) == 0
-    assert lines_to_dial(0, 0) == 0
+def allocate(agents: dict[str, set[str]], in_flight: dict[str, int],
+             wanted: dict[str, int], order: list[str]) -> dict[str, int]:
+    return allocate_agents(agents, in_flight, wanted, order)
 
 
-def test_agent_shared_by_two_campaigns_covers_one_call() -> None:
-    lines = allocate_lines({"a1": {"X", "Y"}}, {}, {"X", "Y"})
-    assert sum(lines.values()) == 1
+def test_agent_shared_by_two_campaigns_counts_for_one() -> None:
+    idle = allocate({"a1": {"X", "Y"}}, {}, {"X": 5, "Y": 5}, ["X", "Y"])
+    assert idle == {"X": 1, "Y": 0}
+
+
+def test_higher_priority_campaign_gets_shared_agents_first() -> None:
+    agents = {"a1": {"X", "Y"}, "a2": {"X", "Y"}, "y-only": {"Y"}}
+    assert allocate(agents, {}, {"X": 5, "Y": 5}, ["Y", "X"]) == {"Y": 3, "X": 0}
+    assert allocate(agents, {}, {"X": 5, "Y": 5}, ["X", "Y"]) == {"X": 2, "Y": 1}
+
+
+def test_a_campaign_without_leads_leaves_its_shared_agents_to_others() -> None:
+    agents = {"a1": {"X", "Y"}, "a2": {"X", "Y"}}
+    assert allocate(agents, {}, {"X": 0, "Y": 5}, ["X", "Y"]) == {"X": 0, "Y": 2}
+    assert allocate(agents, {}, {"X": 1, "Y": 5}, ["X", "Y"]) == {"X": 1, "Y": 1}
 
 
 def test_calls_in_flight_are_matched_to_leave_agents_free() -> None:
-    # X's call in flight is covered by its specialist, leaving the shared agent to Y.
-    lines = allocate_lines({"x-only": {"X"}, "both": {"X", "Y"}}, {"X": 1}, {"Y"})
-    assert lines == {"Y": 1}
+    # X (not dialing now) keeps its call covered by its specialist; the shared one goes to Y.
+    assert allocate({"x-only": {"X"}, "both": {"X", "Y"}}, {"X": 1}, {"Y": 3}, ["Y"]) == {"Y": 1}
 
 
 def test_a_call_in_flight_moves_to_another_agent_to_free_one() -> None:
     # Greedy would give X's call to "xy" (first by name) and leave Y's call uncovered.
-    lines = allocate_lines({"xy": {"X", "Y"}, "xz": {"X", "Z"}}, {"X": 1, "Y": 1}, {"Z"})
-    assert lines == {"Z": 0}
+    idle = allocate({"xy": {"X", "Y"}, "xz": {"X", "Z"}}, {"X": 1, "Y": 1}, {"Z": 1}, ["Z"])
+    assert idle == {"Z": 0}
 
 
 def test_calls_of_a_paused_campaign_still_hold_their_agents() -> None:
-    lines = allocate_lines({"a1": {"P", "R"}, "a2": {"P", "R"}}, {"P": 2}, {"R"})
-    assert lines == {"R": 0}
+    assert allocate({"a1": {"P", "R"}, "a2": {"P", "R"}}, {"P": 2}, {"R": 4}, ["R"]) == {"R": 0}
+
+
+def test_overdialed_calls_count_every_agent_of_the_campaign_once() -> None:
+    # predictive: 7 calls in flight on 3 agents; the campaign plans with its 3 agents
+    assert allocate({"a": {"X"}, "b": {"X"}, "c": {"X"}}, {"X": 7}, {"X": 10}, ["X"]) == {"X": 3}
 
 
 def _max_matching(agents: dict[str, set[str]], calls: list[str]) -> int:
@@ -71,23 +83,21 @@ campaign_ids = st.sampled_from(["A", "B", "C"])
 @given(agents=st.dictionaries(st.text(min_size=1, max_size=3),
                               st.sets(campaign_ids, min_size=1), max_size=10),
        in_flight=st.dictionaries(campaign_ids, st.integers(0, 5)),
-       running=st.sets(campaign_ids))
-def test_never_more_calls_in_flight_than_ready_agents(
-        agents: dict[str, set[str]], in_flight: dict[str, int], running: set[str]) -> None:
-    lines = allocate_lines(agents, in_flight, running)
-    assert set(lines) == running
+       wanted=st.dictionaries(campaign_ids, st.integers(0, 5)),
+       order=st.permutations(["A", "B", "C"]))
+def test_progressive_lines_never_leave_a_call_without_an_agent(
+        agents: dict[str, set[str]], in_flight: dict[str, int], wanted: dict[str, int],
+        order: list[str]) -> None:
+    idle = allocate(agents, in_flight, wanted, order)
+    assert set(idle) == set(order)
     old = [c for c, n in in_flight.items() for _ in range(n)]
-    new = [c for c, n in lines.items() for _ in range(n)]
-    # every new call gets an agent of its own, without uncovering a call in flight
+    # progressive dials idle - in flight per campaign (only what was matched beyond them)
+    new = [c for c in order for _ in range(max(0, idle[c] - in_flight.get(c, 0)))]
     assert _max_matching(agents, old + new) == _max_matching(agents, old) + len(new)
-    for campaign, n in lines.items():  # and progressive per campaign
+    for campaign in order:
         own = sum(1 for cs in agents.values() if campaign in cs)
-        assert n <= lines_to_dial(own, in_flight.get(campaign, 0))
-    # a campaign dials less than progressive only when no agent is left to cover one more
-    for campaign in running:
-        own = sum(1 for cs in agents.values() if campaign in cs)
-        if lines[campaign] < lines_to_dial(own, in_flight.get(campaign, 0)):
-            assert _max_matching(agents, [*old, *new, campaign]) == _max_matching(agents, old + new)
+        assert idle[campaign] <= own
+        assert idle[campaign] - in_flight.get(campaign, 0) <= wanted.get(campaign, 0)
 
 
 def test_last_mile_dnc_wins_over_a_valid_clearance() -> None:

@@ -8,7 +8,12 @@ from fastapi import APIRouter, Depends, status
 
 from common.app import RuntimeDep, SessionDep
 from common.auth import Principal, require_scopes
-from dialer.api.schemas import CampaignCreate, CampaignOut, CampaignStatusOut
+from dialer.api.schemas import (
+    CampaignCreate,
+    CampaignOut,
+    CampaignSettingsPatch,
+    CampaignStatusOut,
+)
 from dialer.app.campaigns import CampaignDesk
 from dialer.domain.campaign import CampaignCommand
 
@@ -28,12 +33,17 @@ Desk = Annotated[CampaignDesk, Depends(_desk)]
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=CampaignOut)
 async def create_campaign(body: CampaignCreate, principal: Writer, session: SessionDep,
                           desk: Desk) -> CampaignOut:
-    """Create a campaign (state ``created``). 422 for an unsupported dial mode."""
-    row = await desk.create(session, principal.tenant_id, name=body.name,
-                            list_ids=tuple(body.list_ids), dial_mode=body.dial_mode,
-                            max_attempts=body.max_attempts, retry_delay_s=body.retry_delay_s,
-                            abandon_threshold_s=body.abandon_threshold_s)
-    return CampaignOut.of(row)
+    """Create a campaign (state ``created``). 422 with the reason for invalid settings."""
+    return CampaignOut.of(await desk.create(session, principal.tenant_id, **body.changes()))
+
+
+@router.patch("/{campaign_id}", response_model=CampaignOut)
+async def update_campaign(campaign_id: str, body: CampaignSettingsPatch, principal: Writer,
+                          session: SessionDep, desk: Desk) -> CampaignOut:
+    """Change settings (applied from the next pacing decision). 422 with the reason for
+    invalid settings; 409 if the campaign is stopped; 404 for another tenant's."""
+    return CampaignOut.of(await desk.update_settings(session, principal.tenant_id, campaign_id,
+                                                     body.changes()))
 
 
 @router.get("/{campaign_id}", response_model=CampaignOut)

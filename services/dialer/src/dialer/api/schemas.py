@@ -11,21 +11,64 @@ from sqlalchemy.engine import Row
 from dialer.app.campaigns import CampaignStatus
 from dialer.domain.campaign import ABANDON_THRESHOLD_S, MAX_ATTEMPTS_RANGE
 
+DialModeName = Literal["preview", "progressive", "power", "predictive"]
+AmdActionName = Literal["hang_up", "leave_message"]
+LeadOrderingName = Literal["fifo", "newest_first", "fewest_attempts_first"]
+TimeoutActionName = Literal["dial", "skip"]
 
-class CampaignCreate(BaseModel):
-    """A new campaign over one or more lead lists."""
+
+class CampaignSettingsPatch(BaseModel):
+    """Campaign settings that may change after creation (all optional; ranges and the
+    rules between fields are checked by the domain with a precise 422)."""
 
     model_config = ConfigDict(extra="forbid")
 
+    name: str | None = Field(None, min_length=1, max_length=200)
+    list_ids: list[str] | None = Field(None, min_length=1)
+    dial_mode: DialModeName | None = None
+    max_attempts: int | None = Field(None, ge=MAX_ATTEMPTS_RANGE[0], le=MAX_ATTEMPTS_RANGE[1])
+    retry_delay_s: int | None = Field(None, ge=0)
+    max_lines_per_agent: float | None = Field(
+        None, description="cap on lines (ringing + waiting) per available agent, 1..10")
+    lines_per_agent: float | None = Field(None, description="power mode: lines per idle agent")
+    ring_timeout_s: float | None = Field(None, description="seconds; at least 15")
+    amd_action: AmdActionName | None = None
+    amd_message: str | None = Field(None, description="left on a machine (leave_message)")
+    abandon_message: str | None = Field(
+        None, description="played on abandon; required for power and predictive")
+    caller_id: str | None = Field(None, description="E.164; required to start")
+    product: str | None = Field(None, max_length=100)
+    requires_consent: bool | None = None
+    target_abandon_rate: float | None = Field(
+        None, description="fraction; may only tighten compliance's abandon budget")
+    amd_false_positive_rate: float | None = Field(
+        None, description="share of the AMD's machine verdicts that are live people (0..0.5)")
+    priority: int | None = Field(None, description="higher gets shared agents first")
+    lead_ordering: LeadOrderingName | None = None
+    preview_timeout_s: float | None = Field(None, description="seconds; at least 5")
+    preview_timeout_action: TimeoutActionName | None = None
+
+    def changes(self) -> dict[str, Any]:
+        """The fields the request set (an explicit null clears an optional setting)."""
+        values = self.model_dump(exclude_unset=True)
+        if "list_ids" in values and values["list_ids"] is not None:
+            values["list_ids"] = tuple(values["list_ids"])
+        return values
+
+
+class CampaignCreate(CampaignSettingsPatch):
+    """A new campaign over one or more lead lists."""
+
     name: str = Field(min_length=1, max_length=200)
-    list_ids: list[str] = Field(min_length=1, description="lead lists the campaign dials")
-    dial_mode: Literal["preview", "progressive", "power", "predictive"] = Field(
-        "progressive", description="only progressive is supported yet")
-    max_attempts: int = Field(3, ge=MAX_ATTEMPTS_RANGE[0], le=MAX_ATTEMPTS_RANGE[1],
-                              description="attempts per lead before it is closed")
-    retry_delay_s: int = Field(3600, ge=0, description="seconds after an unanswered attempt")
+    list_ids: list[str] = Field(min_length=1,
+                                description="lead lists the campaign dials")
     abandon_threshold_s: float = Field(
         ABANDON_THRESHOLD_S, description="seconds a live answer may wait for an agent (fixed)")
+
+    def changes(self) -> dict[str, Any]:
+        """Every field given (unset ones take the domain defaults)."""
+        return super().changes() | {"name": self.name, "list_ids": tuple(self.list_ids),
+                                    "abandon_threshold_s": self.abandon_threshold_s}
 
 
 class CampaignOut(BaseModel):
@@ -37,6 +80,21 @@ class CampaignOut(BaseModel):
     max_attempts: int
     retry_delay_s: int
     abandon_threshold_s: float
+    max_lines_per_agent: float
+    lines_per_agent: float
+    ring_timeout_s: float
+    amd_action: str
+    amd_message: str | None
+    abandon_message: str | None
+    caller_id: str | None
+    product: str | None
+    requires_consent: bool
+    target_abandon_rate: float | None
+    amd_false_positive_rate: float
+    priority: int
+    lead_ordering: str
+    preview_timeout_s: float
+    preview_timeout_action: str
     created_at: datetime
     updated_at: datetime
 

@@ -2,7 +2,9 @@
 
 The dialer keeps each agent's last reported state, the campaigns it serves and since when
 it is ready (longest-idle routing). When an agent hangs up (``wrap_up``) or logs out with
-a call, that call ends as ``completed`` with its talk time.
+a call, that call ends as ``completed`` with its talk time; when it leaves ``on_call`` /
+``wrap_up`` for good, the call's ``released_at`` closes its handle time (pacing learns
+handle times from them).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from dialer.app.calls import CallBook
 from dialer.domain.dialing import CallState
 
 _HANG_UP_STATES = ("wrap_up", "logged_out")
+_BUSY_STATES = ("on_call", "wrap_up")
 
 
 class AgentDesk:
@@ -52,6 +55,9 @@ class AgentDesk:
         else:
             await session.execute(update(agents).where(
                 agents.c.tenant_id == tenant, agents.c.agent_id == p.agent_id).values(**values))
+        if (current is not None and current.call_id and current.state in _BUSY_STATES
+                and p.state not in _BUSY_STATES):
+            await self._released(session, tenant, current.call_id, p)
         if current is None or sorted(current.campaign_ids) != sorted(campaign_ids):
             await self._set_membership(session, tenant, p.agent_id, campaign_ids)
         if p.state in _HANG_UP_STATES:
@@ -60,6 +66,14 @@ class AgentDesk:
             if p.state == "logged_out" and current is not None and current.reserved_call_id:
                 call_ids.add(current.reserved_call_id)
             await self._end_connected(session, tenant, p, call_ids)
+
+    async def _released(self, session: AsyncSession, tenant: str, call_id: str,
+                        p: AgentStateChangedV1) -> None:
+        """The agent is done with ``call_id`` (talk + wrap-up): its handle time ends."""
+        await session.execute(update(calls).where(
+            calls.c.tenant_id == tenant, calls.c.call_id == call_id,
+            calls.c.agent_id == p.agent_id, calls.c.released_at.is_(None))
+            .values(released_at=p.at))
 
     async def _set_membership(self, session: AsyncSession, tenant: str, agent_id: str,
                               campaign_ids: list[str]) -> None:

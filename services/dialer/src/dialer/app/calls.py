@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import and_, delete, insert, or_, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -29,7 +29,7 @@ from common.events.catalog import (
 from common.eventstore import EventStore
 from dialer.adapters.db import agent_campaigns, agents, calls, hopper
 from dialer.adapters.telephony import Progress
-from dialer.domain.dialing import LIVE_STATES, CallState
+from dialer.domain.dialing import LIVE_STATES, CallState, effective_ring_timeout
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +42,23 @@ def _ms(start: datetime | None, end: datetime) -> int:
 
 
 @dataclass(frozen=True)
+class CallSettings:
+    """What the gateway needs from the campaign to place and end one call."""
+
+    ring_timeout_s: float = 25.0
+    caller_id: str | None = None
+    amd_action: str = "hang_up"
+    amd_message: str | None = None
+    abandon_message: str | None = None
+
+    @classmethod
+    def of(cls, campaign: Row[Any]) -> CallSettings:
+        """The settings of a ``campaigns`` row."""
+        return cls(effective_ring_timeout(campaign.ring_timeout_s), campaign.caller_id,
+                   campaign.amd_action, campaign.amd_message, campaign.abandon_message)
+
+
+@dataclass(frozen=True)
 class DialOrder:
     """A call placed in the database, to be handed to the gateway after commit.
 
@@ -50,6 +67,7 @@ class DialOrder:
     tenant_id: str
     call_id: str
     phone_e164: str
+    settings: CallSettings = CallSettings()
 
 
 class CallBook:
@@ -58,23 +76,32 @@ class CallBook:
     def __init__(self, event_store: EventStore) -> None:
         self.events = event_store
 
-    async def place(self, session: AsyncSession, entry: Row[Any], now: datetime) -> DialOrder | None:
+    async def place(self, session: AsyncSession, entry: Row[Any], now: datetime, *,
+                    settings: CallSettings, owner_id: str | None = None) -> DialOrder | None:
         """Take a hopper entry out and record the call attempt (``CallDialedV1``).
 
         None if the entry already left the hopper (a concurrent DNC removal won)."""
-        call_id = f"call-{uuid.uuid4()}"
         taken = await session.execute(delete(hopper).where(hopper.c.id == entry.id))
         if taken.rowcount != 1:  # type: ignore[attr-defined]
             return None
+        return await self.record_dial(session, entry, now, settings=settings, owner_id=owner_id)
+
+    async def record_dial(self, session: AsyncSession, lead: Row[Any], now: datetime, *,
+                          settings: CallSettings, owner_id: str | None,
+                          routed_agent_id: str | None = None) -> DialOrder:
+        """Record a call attempt for a lead already taken out of the hopper (a hopper
+        entry or a preview); ``routed_agent_id``: the agent a live answer goes to."""
+        call_id = f"call-{uuid.uuid4()}"
         await session.execute(insert(calls).values(
-            tenant_id=entry.tenant_id, call_id=call_id, campaign_id=entry.campaign_id,
-            lead_id=entry.lead_id, list_id=entry.list_id, attempt=entry.attempt,
-            state=CallState.DIALING, version=1, dialed_at=now))
+            tenant_id=lead.tenant_id, call_id=call_id, campaign_id=lead.campaign_id,
+            lead_id=lead.lead_id, list_id=lead.list_id, attempt=lead.attempt,
+            state=CallState.DIALING, version=1, dialed_at=now, owner_id=owner_id,
+            routed_agent_id=routed_agent_id))
         await self.events.append(
-            session, tenant_id=entry.tenant_id, stream_id=call_id, expected_version=0,
-            payloads=[CallDialedV1(call_id=call_id, campaign_id=entry.campaign_id,
-                                   lead_id=entry.lead_id, at=now, attempt=entry.attempt)])
-        return DialOrder(entry.tenant_id, call_id, entry.phone_e164)
+            session, tenant_id=lead.tenant_id, stream_id=call_id, expected_version=0,
+            payloads=[CallDialedV1(call_id=call_id, campaign_id=lead.campaign_id,
+                                   lead_id=lead.lead_id, at=now, attempt=lead.attempt)])
+        return DialOrder(lead.tenant_id, call_id, lead.phone_e164, settings)
 
     async def load(self, session: AsyncSession, tenant_id: str, call_id: str) -> Row[Any] | None:
         result = await session.execute(
@@ -121,6 +148,8 @@ class CallBook:
                  CallEndedV1(**ids, outcome="machine", ring_ms=ring_ms)],
                 state=CallState.ENDED, answered_at=now, ended_at=now, ring_ms=ring_ms,
                 outcome="machine")
+            if ok:
+                await self._release(session, call)
             return CallState.ENDED if ok else None
         if progress is Progress.ANSWERED_HUMAN:
             if not await self._advance(session, call, [CallAnsweredV1(**ids, answered_by="human")],
@@ -133,6 +162,8 @@ class CallBook:
                                                              ring_ms=ring_ms)],
                                  state=CallState.ENDED, ended_at=now, ring_ms=ring_ms,
                                  outcome=outcome)
+        if ok:
+            await self._release(session, call)
         return CallState.ENDED if ok else None
 
     async def route(self, session: AsyncSession, tenant_id: str, call_id: str,
@@ -145,6 +176,8 @@ class CallBook:
         call = await self.load(session, tenant_id, call_id)
         if call is None or call.state != CallState.WAITING:
             return None
+        if call.routed_agent_id is not None:
+            return await self._route_to_reserved(session, call, now)
         candidates = await session.execute(
             select(agents.c.agent_id)
             .join(agent_campaigns, (agent_campaigns.c.tenant_id == agents.c.tenant_id)
@@ -180,11 +213,39 @@ class CallBook:
         if call is None or call.state != CallState.WAITING:
             return False
         ids = self._ids(call, now)
-        return await self._advance(
+        ok = await self._advance(
             session, call,
             [CallAbandonedV1(**ids, wait_ms=_ms(call.answered_at, now)),
              CallEndedV1(**ids, outcome="abandoned", ring_ms=call.ring_ms or 0)],
             state=CallState.ENDED, ended_at=now, outcome="abandoned")
+        if ok:
+            await self._release(session, call)
+        return ok
+
+    async def _route_to_reserved(self, session: AsyncSession, call: Row[Any],
+                                 now: datetime) -> str | None:
+        """A preview call goes to the agent who dialed it (reserved for it at dial time)."""
+        agent_id = (await session.execute(select(agents.c.agent_id).where(
+            agents.c.tenant_id == call.tenant_id, agents.c.agent_id == call.routed_agent_id,
+            agents.c.reserved_call_id == call.call_id))).scalar_one_or_none()
+        if agent_id is None:  # the agent logged out meanwhile: the call waits, then abandons
+            return None
+        connected = await self._advance(session, call, [CallConnectedV1(
+            **self._ids(call, now), agent_id=agent_id, wait_ms=_ms(call.answered_at, now))],
+            state=CallState.CONNECTED, connected_at=now, agent_id=agent_id)
+        return str(agent_id) if connected else None
+
+    async def _release(self, session: AsyncSession, call: Row[Any]) -> None:
+        """Free the agent reserved for ``call`` (connected to it, or waiting for a preview
+        call it dialed)."""
+        if call.agent_id is None and call.routed_agent_id is None:
+            return
+        await session.execute(
+            update(agents)
+            .where(agents.c.tenant_id == call.tenant_id,
+                   agents.c.agent_id.in_({a for a in (call.agent_id, call.routed_agent_id) if a}),
+                   agents.c.reserved_call_id == call.call_id)
+            .values(reserved_call_id=None))
 
     async def end(self, session: AsyncSession, call: Row[Any], outcome: str,
                   now: datetime) -> bool:
@@ -198,21 +259,28 @@ class CallBook:
             [CallEndedV1(**self._ids(call, now), outcome=outcome, ring_ms=ring_ms,
                          talk_ms=talk_ms, agent_id=call.agent_id)],
             state=CallState.ENDED, ended_at=now, ring_ms=ring_ms, outcome=outcome)
-        if ok and call.agent_id:
-            await session.execute(
-                update(agents)
-                .where(agents.c.tenant_id == call.tenant_id, agents.c.agent_id == call.agent_id,
-                       agents.c.reserved_call_id == call.call_id)
-                .values(reserved_call_id=None))
+        if ok:
+            await self._release(session, call)
         return ok
 
-    async def fail_live_calls(self, session: AsyncSession, now: datetime, limit: int) -> int:
-        """End up to ``limit`` calls left live (a restart lost their gateway legs) as failed."""
-        result = await session.execute(
-            select(calls).where(calls.c.state.in_([s.value for s in LIVE_STATES])).limit(limit))
+    async def fail_live_calls(self, session: AsyncSession, now: datetime, limit: int, *,
+                              owned: Callable[[str], bool],
+                              alive: Collection[str]) -> int:
+        """End up to ``limit`` live calls of campaigns ``owned`` here whose follower is no
+        longer ``alive`` (its process died with the gateway legs) as failed."""
+        orphaned = and_(calls.c.state.in_([s.value for s in LIVE_STATES]),
+                        or_(calls.c.owner_id.is_(None), calls.c.owner_id.not_in(list(alive))))
+        campaigns_ = await session.execute(
+            select(calls.c.tenant_id, calls.c.campaign_id).where(orphaned).distinct())
         ended = 0
-        for call in result.all():
-            ended += await self.end(session, call, "failed", now)
+        for tenant_id, campaign_id in campaigns_.all():
+            if not owned(campaign_id) or ended >= limit:
+                continue
+            result = await session.execute(select(calls).where(
+                orphaned, calls.c.tenant_id == tenant_id, calls.c.campaign_id == campaign_id)
+                .limit(limit - ended))
+            for call in result.all():
+                ended += await self.end(session, call, "failed", now)
         if ended:
-            log.warning("ended %d calls left live by a previous run as failed", ended)
+            log.warning("ended %d calls left live by a dialer that is gone as failed", ended)
         return ended

@@ -6,14 +6,56 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from enum import StrEnum
+from typing import Any
 
-SUPPORTED_DIAL_MODES = frozenset({"progressive"})
+import phonenumbers
+
+from dialer.domain.dialing import MIN_RING_TIMEOUT_S
+
 MAX_ATTEMPTS_RANGE = (1, 20)
 # Legal abandon threshold: a live answer not connected to an agent within this many REAL
-# seconds is abandoned (US TSR 2 s). Fixed in this slice; never scaled by time_scale.
+# seconds is abandoned (US TSR 2 s). Fixed; never scaled by time_scale.
 ABANDON_THRESHOLD_S = 2.0
+MAX_LINES_PER_AGENT = 10.0  # hard ceiling of the per-agent line cap a tenant may set
+MIN_PREVIEW_TIMEOUT_S = 5.0
+MAX_MESSAGE_CHARS = 1000
+
+
+class DialMode(StrEnum):
+    """How a campaign's calls are started (preview: by the agent; others: by pacing)."""
+
+    PREVIEW = "preview"
+    PROGRESSIVE = "progressive"
+    POWER = "power"
+    PREDICTIVE = "predictive"
+
+
+# Modes that dial more lines than agents: an abandon is possible, so a message is required.
+OVERDIAL_MODES = frozenset({DialMode.POWER, DialMode.PREDICTIVE})
+
+
+class AmdAction(StrEnum):
+    """What to do with a call the answering-machine detection says is a machine."""
+
+    HANG_UP = "hang_up"
+    LEAVE_MESSAGE = "leave_message"
+
+
+class LeadOrdering(StrEnum):
+    """Which hopper lead is dialed (or previewed) first."""
+
+    FIFO = "fifo"  # oldest clearance first
+    NEWEST_FIRST = "newest_first"
+    FEWEST_ATTEMPTS_FIRST = "fewest_attempts_first"  # then oldest first
+
+
+class PreviewTimeoutAction(StrEnum):
+    """What happens to a previewed lead the agent neither dials nor skips in time."""
+
+    DIAL = "dial"
+    SKIP = "skip"
 
 
 class CampaignState(StrEnum):
@@ -62,25 +104,66 @@ def next_state(current: CampaignState, command: CampaignCommand) -> CampaignStat
     return target
 
 
+def normalise_caller_id(value: str) -> str:
+    """The caller ID in E.164, or :class:`InvalidCampaign` saying why not (never echoing
+    the number: messages may be logged)."""
+    try:
+        number = phonenumbers.parse(value, None)
+    except phonenumbers.NumberParseException:
+        raise InvalidCampaign("caller_id must be an E.164 number such as +12125550100 "
+                              "(a leading + and the country code)") from None
+    if not phonenumbers.is_valid_number(number):
+        raise InvalidCampaign("caller_id is not a valid phone number for its country code")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
 @dataclass(frozen=True)
 class CampaignSettings:
-    """What a campaign dials and how (delays in seconds)."""
+    """What a campaign dials and how (durations in seconds, rates as fractions).
+
+    - ``max_lines_per_agent``: cap on lines (ringing + waiting) per available agent, every
+      mode; ``lines_per_agent``: power mode's lines per idle agent;
+    - ``ring_timeout_s``: give up ringing after this long (never under 15 s);
+    - ``amd_action`` (+ ``amd_message`` to leave on a machine); ``abandon_message``:
+      played to a live answer no agent took within 2 s (required for power/predictive);
+    - ``caller_id``: E.164, required to start; ``target_abandon_rate``: may only tighten
+      the budget compliance sets; ``amd_false_positive_rate``: share of the AMD's machine
+      verdicts that are live people, counted as abandons where the rules say so (UK);
+    - ``priority``: higher gets shared agents first; ``lead_ordering``: hopper order;
+    - ``preview_timeout_s`` / ``preview_timeout_action``: preview mode.
+    """
 
     name: str
     list_ids: tuple[str, ...]
-    dial_mode: str = "progressive"
+    dial_mode: str = DialMode.PROGRESSIVE.value
     max_attempts: int = 3
     retry_delay_s: int = 3600
     abandon_threshold_s: float = ABANDON_THRESHOLD_S
+    max_lines_per_agent: float = 3.0
+    lines_per_agent: float = 2.0
+    ring_timeout_s: float = 25.0
+    amd_action: str = AmdAction.HANG_UP.value
+    amd_message: str | None = None
+    abandon_message: str | None = None
+    caller_id: str | None = None
+    product: str | None = None
+    requires_consent: bool = False
+    target_abandon_rate: float | None = None
+    amd_false_positive_rate: float = 0.0
+    priority: int = 0
+    lead_ordering: str = LeadOrdering.FIFO.value
+    preview_timeout_s: float = 60.0
+    preview_timeout_action: str = PreviewTimeoutAction.SKIP.value
 
     def __post_init__(self) -> None:
         if not self.name.strip():
             raise InvalidCampaign("name must not be blank")
         if not self.list_ids:
             raise InvalidCampaign("list_ids must name at least one list")
-        if self.dial_mode not in SUPPORTED_DIAL_MODES:
-            raise InvalidCampaign(f"dial_mode {self.dial_mode!r} is not supported yet; "
-                                  f"supported: {', '.join(sorted(SUPPORTED_DIAL_MODES))}")
+        _one_of("dial_mode", self.dial_mode, DialMode)
+        _one_of("amd_action", self.amd_action, AmdAction)
+        _one_of("lead_ordering", self.lead_ordering, LeadOrdering)
+        _one_of("preview_timeout_action", self.preview_timeout_action, PreviewTimeoutAction)
         low, high = MAX_ATTEMPTS_RANGE
         if not low <= self.max_attempts <= high:
             raise InvalidCampaign(f"max_attempts must be between {low} and {high}")
@@ -88,3 +171,52 @@ class CampaignSettings:
             raise InvalidCampaign("retry_delay_s must be >= 0")
         if self.abandon_threshold_s != ABANDON_THRESHOLD_S:
             raise InvalidCampaign(f"abandon_threshold_s is fixed at {ABANDON_THRESHOLD_S} s")
+        if self.ring_timeout_s < MIN_RING_TIMEOUT_S:
+            raise InvalidCampaign(
+                f"ring_timeout_s must be at least {MIN_RING_TIMEOUT_S:.0f} s: regulators require "
+                f"letting a call ring {MIN_RING_TIMEOUT_S:.0f} s (about four rings) before "
+                "giving up")
+        if not 1.0 <= self.max_lines_per_agent <= MAX_LINES_PER_AGENT:
+            raise InvalidCampaign(
+                f"max_lines_per_agent must be between 1 and {MAX_LINES_PER_AGENT:.0f}")
+        if not 1.0 <= self.lines_per_agent <= self.max_lines_per_agent:
+            raise InvalidCampaign("lines_per_agent must be between 1 and max_lines_per_agent "
+                                  f"({self.max_lines_per_agent:g})")
+        if self.target_abandon_rate is not None and not 0.0 < self.target_abandon_rate < 1.0:
+            raise InvalidCampaign("target_abandon_rate must be a fraction in (0, 1), "
+                                  "e.g. 0.02 for 2%")
+        if not 0.0 <= self.amd_false_positive_rate <= 0.5:
+            raise InvalidCampaign("amd_false_positive_rate must be between 0 and 0.5")
+        if self.preview_timeout_s < MIN_PREVIEW_TIMEOUT_S:
+            raise InvalidCampaign(f"preview_timeout_s must be at least {MIN_PREVIEW_TIMEOUT_S:.0f} s")
+        for name in ("amd_message", "abandon_message"):
+            message = getattr(self, name)
+            if message is not None and not 0 < len(message.strip()) <= MAX_MESSAGE_CHARS:
+                raise InvalidCampaign(f"{name} must be 1 to {MAX_MESSAGE_CHARS} characters")
+        if self.amd_action == AmdAction.LEAVE_MESSAGE and self.amd_message is None:
+            raise InvalidCampaign("amd_action leave_message needs amd_message (what to leave)")
+        if self.dial_mode in OVERDIAL_MODES and self.abandon_message is None:
+            raise InvalidCampaign(
+                f"dial_mode {self.dial_mode} can abandon answered calls: abandon_message "
+                "(identification and opt-out, played on abandon) is required")
+        if self.caller_id is not None:
+            object.__setattr__(self, "caller_id", normalise_caller_id(self.caller_id))
+
+    def updated(self, **changes: Any) -> CampaignSettings:
+        """A copy with ``changes`` applied and validated as a whole."""
+        unknown = set(changes) - {f.name for f in fields(self)}
+        if unknown:
+            raise InvalidCampaign(f"unknown settings: {', '.join(sorted(unknown))}")
+        return replace(self, **changes)
+
+    def check_startable(self) -> None:
+        """What a campaign needs before it may dial (the caller ID)."""
+        if self.caller_id is None:
+            raise InvalidCampaign("caller_id is required to start a campaign: every call "
+                                  "presents a number that accepts do-not-call requests")
+
+
+def _one_of(name: str, value: str, allowed: type[StrEnum]) -> None:
+    choices = [m.value for m in allowed]
+    if value not in choices:
+        raise InvalidCampaign(f"{name} {value!r} is not one of {', '.join(choices)}")

@@ -1,14 +1,14 @@
-"""Dialing rules: how many lines, which agents cover them, the last-mile check, ring timeout.
+"""Dialing rules: which agents each campaign may count on, the last-mile check, ring timeout.
 
-Pure functions, no I/O. :func:`lines_to_dial` is the seam where the pacing engine
-(:mod:`dialer.domain.pacing`) plugs in for power and predictive modes; this slice dials
-progressive only.
+Pure functions, no I/O. How many lines a campaign dials on its agents is the pacing
+engine's decision (:mod:`dialer.domain.pacing`); :func:`allocate_agents` decides which
+campaign a ready agent shared by several campaigns counts for.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict, deque
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from enum import StrEnum
 
@@ -17,8 +17,6 @@ MIN_RING_TIMEOUT_S = 15.0
 TENANT_DNC_LIST = "tenant"
 CAMPAIGN_DNC_PREFIX = "campaign:"
 
-Pacing = Callable[[int, int], int]
-
 
 class ReturnReason(StrEnum):
     """Why a hopper entry goes back to leads without being dialed (LeadReturnedV1.reason)."""
@@ -26,6 +24,7 @@ class ReturnReason(StrEnum):
     CLEARANCE_EXPIRED = "clearance_expired"
     DNC = "dnc"
     CAMPAIGN_STOPPED = "campaign_stopped"
+    PREVIEW_SKIPPED = "preview_skipped"
 
 
 class CallState(StrEnum):
@@ -42,29 +41,27 @@ IN_FLIGHT_STATES = (CallState.DIALING, CallState.RINGING, CallState.WAITING)
 LIVE_STATES = (*IN_FLIGHT_STATES, CallState.CONNECTED)
 
 
-def lines_to_dial(ready_agents: int, calls_in_flight: int) -> int:
-    """Progressive pacing: one line per ready agent not covered by a call in flight.
-
-    ``calls_in_flight`` counts calls ringing and live answers waiting for an agent.
-    """
-    return max(0, ready_agents - calls_in_flight)
-
-
-def allocate_lines(
+def allocate_agents(
     agent_campaigns: Mapping[str, Collection[str]],
     in_flight: Mapping[str, int],
-    running: Collection[str],
-    pacing: Pacing = lines_to_dial,
+    wanted: Mapping[str, int],
+    order: Sequence[str],
 ) -> dict[str, int]:
-    """Lines to dial per running campaign when agents may serve several campaigns.
+    """Ready agents each campaign of ``order`` may count on, when agents serve several.
 
     ``agent_campaigns``: each ready, unreserved agent and the campaigns it serves;
-    ``in_flight``: calls ringing or waiting per campaign (running or not: a paused
-    campaign's calls still need agents). Calls are matched to distinct agents of their
-    campaign (a maximum bipartite matching): first the calls in flight, then, campaign by
-    campaign, up to ``pacing(ready agents, calls in flight)`` new calls, each only if it
-    can get an agent of its own without uncovering another call. So an agent shared by
-    two campaigns covers one call, never two.
+    ``in_flight``: calls ringing or waiting per campaign (a paused campaign's calls still
+    need agents); ``wanted``: new calls each campaign could place (its hopper);
+    ``order``: the dialing campaigns, highest priority first.
+
+    Calls are matched to distinct agents of their campaign (a maximum bipartite matching
+    grown by augmenting paths): first every call in flight (placed calls need their
+    agents, whatever the priority: uncovering one risks an abandon), then campaign by
+    campaign in ``order`` up to ``wanted`` new calls, each only if it gets an agent of its
+    own without uncovering an earlier call. So an agent shared by two campaigns counts for
+    one of them, and new calls go to the higher priority first.
+    Returns, per campaign of ``order``, its matched calls: the idle agents its pacing
+    decision may plan with (progressive dials ``result - in flight``).
     """
     agents_of: dict[str, list[str]] = defaultdict(list)
     # Specialists first: keeps agents shared by many campaigns free for the others.
@@ -72,17 +69,15 @@ def allocate_lines(
         for campaign in agent_campaigns[agent]:
             agents_of[campaign].append(agent)
     matching = _Matching(agents_of)
-    for campaign, count in sorted(in_flight.items()):
-        for _ in range(count):
-            matching.add(campaign)
-    lines: dict[str, int] = {}
-    for campaign in sorted(running):
-        wanted = pacing(len(agents_of[campaign]), in_flight.get(campaign, 0))
-        placed = 0
-        while placed < wanted and matching.add(campaign):
-            placed += 1
-        lines[campaign] = placed
-    return lines
+    rank = {campaign: i for i, campaign in enumerate(order)}
+    covered = {campaign: 0 for campaign in order}
+    for campaign in sorted(in_flight, key=lambda c: (rank.get(c, len(rank)), c)):
+        added = matching.add_up_to(campaign, in_flight[campaign])
+        if campaign in covered:
+            covered[campaign] = added
+    for campaign in order:
+        covered[campaign] += matching.add_up_to(campaign, wanted.get(campaign, 0))
+    return covered
 
 
 class _Matching:
@@ -93,6 +88,14 @@ class _Matching:
         self._campaign_of: list[str] = []  # call number -> campaign
         self._agent_of: dict[int, str] = {}  # call number -> agent
         self._call_of: dict[str, int] = {}  # agent -> call number
+
+    def add_up_to(self, campaign: str, count: int) -> int:
+        """Add up to ``count`` calls of ``campaign``; how many got an agent. Stops at the
+        first that does not (the next ones would not either: the matching is unchanged)."""
+        for added in range(count):
+            if not self.add(campaign):
+                return added
+        return count
 
     def add(self, campaign: str) -> bool:
         """Add one call of ``campaign``; True if the matching grew to cover it."""
