@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+
 from compliance.domain.dnc_index import DncIndex, e164_to_int
 
 ROOT = Path(__file__).resolve().parents[2]

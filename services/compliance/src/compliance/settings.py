@@ -19,6 +19,19 @@ class ComplianceSettings(ServiceSettings):
     unknown_campaign_retry_s: float = Field(
         10.0, gt=0, description="a lead.due whose campaign compliance has not heard of yet "
         "is blocked (campaign.unknown) until this many seconds later, when leads re-dues it")
+    unknown_campaign_retry_max_s: float = Field(
+        900.0, gt=0, description="campaign.unknown retries double with each consecutive "
+        "campaign.unknown decision of the lead, up to this many seconds")
+    facts_max_lag_s: float = Field(
+        120.0, gt=0, description="screening blocks facts.stale when the compliance-facts "
+        "consumer (attempts, refusals, consents, campaigns) was last caught up with its "
+        "topics longer ago than this many seconds")
+    facts_watermark_interval_s: float = Field(
+        5.0, gt=0, description="how often the facts worker checks its consumer against the "
+        "partition ends to advance the facts watermark, seconds")
+    facts_stale_retry_s: float = Field(
+        30.0, gt=0, description="a lead blocked facts.stale is screened again this many "
+        "seconds later")
     waived_registries: list[str] = Field(
         default_factory=list, description="national registries (US-DNC, CA-DNCL, ...) "
         "whose missing copy is recorded as a note instead of blocking: registry imports "
@@ -39,9 +52,15 @@ class ComplianceSettings(ServiceSettings):
         "seconds is reported failed (its process stopped)")
     export_max_days: int = Field(
         366, ge=1, description="longest period of one decisions export, days")
+    export_settle_s: float = Field(
+        60.0, ge=0, description="an export's 'to' is capped at now minus this many seconds: "
+        "decisions stamped earlier may still be committing")
 
     @model_validator(mode="after")
     def _no_waiver_in_production(self) -> ComplianceSettings:
         if self.waived_registries and self.environment == "production":
             raise ValueError("waived_registries must be empty in production")
+        if self.facts_watermark_interval_s * 2 > self.facts_max_lag_s:
+            raise ValueError("facts_max_lag_s must be at least twice "
+                             "facts_watermark_interval_s (the watermark advances per check)")
         return self

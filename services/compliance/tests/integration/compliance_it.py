@@ -20,6 +20,7 @@ from common.events.catalog import (
 from common.testing.kafka_tools import produce, read_all
 from common.testing.services import RunningService, bearer, wait_for
 from compliance.adapters.facts_tables import campaign_facts
+from compliance.app.facts_watermark import FACTS_GROUP, caught_up_at
 
 NEW_YORK = ZoneInfo("America/New_York")
 CALLER_ID = "+12125550100"
@@ -74,6 +75,16 @@ class Harness:
             return found == set(campaign_ids)
 
         await wait_for(stored, timeout_s=30, what=f"campaigns {campaign_ids} of {tenant}")
+
+    async def facts_caught_up(self) -> None:
+        """Wait until the facts watermark is stored (screening blocks facts.stale before)."""
+        group = f"{self.svc.topic_prefix}{FACTS_GROUP}"
+
+        async def stored() -> bool:
+            async with self.svc.runtime.sessions() as s:
+                return await caught_up_at(s, group) is not None
+
+        await wait_for(stored, timeout_s=30, what="the facts watermark")
 
     async def events(self, topic: str, expect: int | None = None) -> list[EventEnvelope]:
         records = await read_all(self.bootstrap, self.svc.topic_prefix + topic, expect=expect)

@@ -31,6 +31,8 @@ def start_compliance(kafka_broker: Any, database_url: str) -> StartService:
         settings.setdefault("waived_registries", ["US-DNC"])
         async with running_service(SPEC, kafka_bootstrap=kafka_broker.bootstrap_servers,
                                    database_url=database_url, **settings) as svc:
-            yield Harness(svc, kafka_broker.bootstrap_servers)
+            harness = Harness(svc, kafka_broker.bootstrap_servers)
+            await harness.facts_caught_up()
+            yield harness
 
     return start

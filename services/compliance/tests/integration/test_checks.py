@@ -4,6 +4,7 @@ instants, tenant-scoped facts, and nothing recorded."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
@@ -104,9 +105,17 @@ async def test_batch_check(start_compliance: Any) -> None:
         for lead in ("lead-7", "lead-8"):
             assert (await c.get(f"/v1/leads/{lead}/decisions", headers=ACME)).status_code == 404
         day = datetime.now(UTC)
+        h.svc.runtime.clock.shift(61)  # past the export's settle margin
         export = await c.get("/v1/decisions/export", headers=ACME, params={
             "from": (day - timedelta(days=3)).isoformat(), "to": (day + timedelta(days=3)).isoformat()})
-        assert export.status_code == 200 and export.text == ""
+        assert export.status_code == 200
+        assert [json.loads(line)["rows"] for line in export.text.splitlines()] == [0]
+
+        # A what-if more than 366 days away: 422 with the reason.
+        far = await c.post("/v1/compliance/checks", headers=ACME, json={
+            "items": [_item(OTHER)], "at": (late + timedelta(days=400)).isoformat()})
+        assert far.status_code == 422
+        assert "must be within 366 days of now" in far.json()["error"]["message"]
 
         # Malformed bodies: 422 naming the item index; a missing scope: 403.
         shape = await c.post("/v1/compliance/checks", headers=ACME, json={"items": [

@@ -4,16 +4,22 @@ once it is revoked."""
 
 from __future__ import annotations
 
-from datetime import time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import pytest
 from compliance_it import lead_due, offset_to_weekday
 from facts_it import blocking, decided, rows
 
-from common.events.catalog import CampaignStateChangedV1
+from common.db import create_engine, create_session_factory
+from common.events.catalog import CampaignStateChangedV1, ConsentRevokedV1
+from common.eventstore import EventStore
+from common.migrations import upgrade_to_head
 from common.testing.services import bearer, wait_for
+from compliance.adapters.db import metadata
 from compliance.adapters.facts_tables import campaign_facts
+from compliance.app import consents
+from compliance.main import SPEC
 
 pytestmark = pytest.mark.kafka
 
@@ -74,12 +80,20 @@ async def test_consents_api_and_consent_required_screening(start_compliance: Any
                              ("POST", f"/v1/consents/{cid}/revoke")):
             other = await h.client.request(method, path, headers=globex)
             assert other.status_code == 404, (method, path)
-        mine = await h.client.get("/v1/consents", params={"phone": NUMBER}, headers=acme)
+        search = "/v1/consents/search"
+        mine = await h.client.post(search, json={"phone": "(212) 555-0123"}, headers=acme)
         assert [c["consent_id"] for c in mine.json()["items"]] == [cid]
-        theirs = await h.client.get("/v1/consents", params={"phone": NUMBER}, headers=globex)
+        theirs = await h.client.post(search, json={"phone": NUMBER}, headers=globex)
         assert [c["consent_id"] for c in theirs.json()["items"]] == [g.json()["consent_id"]]
-        listed = await h.client.get("/v1/consents", params={"phone": "12"}, headers=acme)
+        listed = await h.client.post(search, json={"phone": "12"}, headers=acme)
         assert listed.status_code == 422
+        assert (await h.client.post(search, json={"phone": NUMBER, "country": "USA"},
+                                    headers=acme)).status_code == 422
+        assert (await h.client.post(search, json={"phone": NUMBER},
+                                    headers=bearer("acme", ["consents:write"]))).status_code == 403
+        # The number never travels in a URL: the query-string lookup is gone.
+        assert (await h.client.get("/v1/consents", params={"phone": NUMBER},
+                                   headers=acme)).status_code == 405
 
         # Revoked: blocked again; revoking twice changes nothing.
         revoked = await h.client.post(f"/v1/consents/{cid}/revoke", headers=acme,
@@ -105,3 +119,31 @@ async def test_consents_api_and_consent_required_screening(start_compliance: Any
         assert all(e.tenantid == "acme" for e in found)
         assert found[0].data["phone_e164"] == NUMBER
         assert found[1].data["reason"] == "asked by email"
+
+
+async def test_a_concurrent_revoke_returns_the_stored_revocation(database_url: str) -> None:
+    await upgrade_to_head(database_url, SPEC.migrations, [metadata])
+    engine = create_engine(database_url)
+    sessions = create_session_factory(engine)
+    store, now = EventStore("/test"), datetime(2026, 11, 23, 12, tzinfo=UTC)
+    try:
+        async with sessions() as s, s.begin():
+            consent = await consents.record_consent(
+                s, store, tenant_id="acme", phone_e164=NUMBER, campaign_id=None, product=None,
+                granted_at=now - timedelta(days=1), source="web_form", evidence=None, now=now)
+        cid, first_at = consent.consent_id, now - timedelta(hours=1)
+        async with sessions() as s, s.begin():
+            # Another request's revocation committed after this one read the row: only
+            # the stream has it when this request appends.
+            await store.append(s, tenant_id="acme", stream_id=consents.consent_stream_id(cid),
+                               expected_version=1, payloads=[ConsentRevokedV1(
+                                   consent_id=cid, revoked_at=first_at, reason="first")])
+            second = await consents.revoke_consent(
+                s, store, tenant_id="acme", consent_id=cid, revoked_at=None, reason="second",
+                now=now)
+        assert (second.revoked_at, second.revoke_reason) == (first_at, "first")
+        async with sessions() as s:
+            assert len(await store.load(s, tenant_id="acme",
+                                        stream_id=consents.consent_stream_id(cid))) == 2
+    finally:
+        await engine.dispose()

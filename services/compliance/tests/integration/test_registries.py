@@ -17,7 +17,7 @@ from sqlalchemy import update
 from common.auth import OPERATOR_SCOPE
 from common.testing.services import bearer, wait_for
 from compliance.adapters.registry_tables import registry_imports
-from compliance.app.registries import NationalRegistries
+from compliance.app.registries import NationalRegistries, shared_registries
 
 pytestmark = pytest.mark.kafka
 
@@ -27,12 +27,15 @@ LISTED, UNLISTED = "+12125550123", "+12125550199"
 
 
 async def _import(client: Any, body: bytes, *, days_old: float, version: str,
-                  name: str = "US-DNC", now: datetime | None = None) -> dict[str, Any]:
+                  name: str = "US-DNC", now: datetime | None = None,
+                  force: bool = False) -> dict[str, Any]:
     """Upload a registry file and wait for its job to end; the job."""
     now = now or datetime.now(UTC)
+    params = {"version": version, "downloaded_at": (now - timedelta(days=days_old)).isoformat()}
+    if force:
+        params["force"] = "true"
     r = await client.post(f"/v1/registries/{name}/imports", content=body, headers=OPERATOR,
-                          params={"version": version,
-                                  "downloaded_at": (now - timedelta(days=days_old)).isoformat()})
+                          params=params)
     assert r.status_code == 202, r.text
     url = r.json()["status_url"]
     job: dict[str, Any] = {}
@@ -86,9 +89,15 @@ async def test_registry_import_staleness_hits_refusals_and_rebuild(
                                  params={"version": "m", "downloaded_at": now.isoformat()})
         assert multipart.status_code == 415
 
-        # A 32-day-old copy: everything in the US is blocked registry.stale.
-        old = await _import(c, f"{LISTED}\n212,5550124\n\n# comment\n2125550125\n".encode(),
-                            days_old=32, version="2026-old", now=now)
+        # A 32-day-old copy is already stale: refused unless forced.
+        old_file = f"{LISTED}\n212,5550124\n\n# comment\n12125550125\n".encode()
+        refused = await c.post("/v1/registries/US-DNC/imports", content=old_file, headers=OPERATOR,
+                               params={"version": "2026-old", "downloaded_at": (
+                                   now - timedelta(days=32)).isoformat()})
+        assert refused.status_code == 422, refused.text
+        assert "already stale" in refused.json()["error"]["message"]
+        # Forced: everything in the US is blocked registry.stale.
+        old = await _import(c, old_file, days_old=32, version="2026-old", now=now, force=True)
         assert old["state"] == "succeeded", old
         assert (old["lines_read"], old["numbers"]) == (5, 3) and old["error"] is None
         job_url = f"/v1/registries/imports/{old['job_id']}"
@@ -160,6 +169,24 @@ async def test_registry_import_staleness_hits_refusals_and_rebuild(
         c = h.client
         assert _rules(await _check(c, LISTED)) == ["dnc.national"]
         assert (await _check(c, UNLISTED))["outcome"] == "cleared"
+        # A copy downloaded before the copy in force: refused; forced, kept as history only.
+        older = await c.post("/v1/registries/US-DNC/imports", content=b"+12125550199\n",
+                             headers=OPERATOR, params={"version": "older", "downloaded_at": (
+                                 now - timedelta(days=2)).isoformat()})
+        assert older.status_code == 422 and "before the copy in force '2026-fresh'" in older.text
+        forced = await _import(c, b"+12125550199\n", days_old=2, version="older", now=now,
+                               force=True)
+        assert forced["state"] == "succeeded", forced
+        assert (await _check(c, UNLISTED))["outcome"] == "cleared"  # 2026-fresh stays in force
+        listing = {i["name"]: i for i in (await c.get("/v1/registries", headers=ACME)).json()["items"]}
+        assert listing["US-DNC"]["copy_in_force"]["version"] == "2026-fresh"
+        # National formats with trunk prefixes are stored as the right E.164 numbers.
+        tps = await _import(c, b"01632960123\r\n+442079460000\r\n", days_old=0,
+                            version="tps-1", name="GB-TPS", now=now)
+        assert tps["state"] == "succeeded" and tps["numbers"] == 2, tps
+        registries = shared_registries(h.svc.runtime)
+        assert [hit.list_name for hit in registries.facts("+441632960123")[0]] == ["GB-TPS"]
+        assert registries.facts("+4401632960123")[0] == []
         big = await c.post("/v1/registries/US-DNC/imports", content=b"+12125550123\n" * 10,
                            headers=OPERATOR, params={"version": "big", "downloaded_at": now.isoformat()})
         assert big.status_code == 413 and "64 bytes" in big.text
@@ -186,6 +213,8 @@ async def test_registry_import_staleness_hits_refusals_and_rebuild(
         # Leftovers of stopped imports are swept when the next import starts.
         incoming = tmp_path / "registries" / "incoming"
         (incoming / f"{old['job_id']}.upload").write_bytes(b"x")  # its job is not live
+        (incoming / f"{old['job_id']}.runs").mkdir()  # and its sorted runs
+        (incoming / f"{old['job_id']}.runs" / "00000.run").write_bytes(b"x" * 8)
         (incoming / "uploading.upload").write_bytes(b"x")  # no job yet, fresh: kept
         crashed = incoming / "crashed.upload"  # no job, a day old: removed
         crashed.write_bytes(b"x")

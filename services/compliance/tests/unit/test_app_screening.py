@@ -3,16 +3,19 @@ cache, the clearance cap, and fail-closed decisions."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from aiokafka import TopicPartition
 from compliance_kit import bundled, utc
 
 from common.clock import FixedClock
 from common.events.catalog import CandidateZone, LeadDueV1
 from common.eventstore import EventStore
 from compliance.app.dnc_directory import DncDirectory
+from compliance.app.facts_watermark import lag
 from compliance.app.lead_facts import CampaignFacts, LeadFacts
 from compliance.app.screening import Screened, Screener
 from compliance.settings import ComplianceSettings
@@ -131,3 +134,43 @@ def test_settings_refuse_registry_waivers_in_production() -> None:
     with pytest.raises(ValueError, match="greater than 0"):
         ComplianceSettings(unknown_campaign_retry_s=0)
 
+
+
+def test_stale_facts_block_every_lead_for_a_short_retry() -> None:
+    s = screener()
+    stale = LeadFacts("acme", NY, "c1", KNOWN, facts_lag_s=121.0)
+    event = s.screen("acme", due(), NOW, facts=stale).event
+    assert event.outcome == "blocked" and [r.rule_id for r in event.reasons] == ["facts.stale"]
+    assert event.earliest_callable_at == NOW + timedelta(seconds=30)
+    assert "121 s ago" in event.reasons[0].message
+    never = LeadFacts("acme", NY, "c1", KNOWN, facts_lag_s=float("inf"))
+    assert "never" in s.screen("acme", due(), NOW, facts=never).event.reasons[0].message
+    # Within the lag: screened as usual (cleared); the threshold is a setting.
+    fresh = LeadFacts("acme", NY, "c1", KNOWN, facts_lag_s=119.0)
+    assert s.screen("acme", due(), NOW, facts=fresh).event.outcome == "cleared"
+    assert screener(facts_max_lag_s=60).screen("acme", due(), NOW, facts=replace(
+        fresh, facts_lag_s=61.0)).event.reasons[0].rule_id == "facts.stale"
+
+
+@pytest.mark.parametrize(("previous", "delay"), [
+    (None, 10.0), (10.0, 20.0), (20.0, 40.0), (640.0, 900.0), (900.0, 900.0), (3.0, 10.0)])
+def test_campaign_unknown_retries_double_per_consecutive_block_up_to_the_cap(
+        previous: float | None, delay: float) -> None:
+    facts = LeadFacts("acme", NY, "c1", None, unknown_retry_s=previous)
+    event = screener().screen("acme", due(), NOW, facts=facts).event
+    assert [r.rule_id for r in event.reasons] == ["campaign.unknown"]
+    assert event.earliest_callable_at == NOW + timedelta(seconds=delay)
+    assert f"after {delay:g} s" in event.reasons[0].message
+
+
+def test_settings_refuse_a_lag_shorter_than_two_watermark_checks() -> None:
+    with pytest.raises(ValueError, match="twice"):
+        ComplianceSettings(facts_max_lag_s=5, facts_watermark_interval_s=5)
+
+
+def test_lag_counts_records_past_the_stored_offsets_or_the_partition_beginning() -> None:
+    a, b, c = TopicPartition("calls", 0), TopicPartition("calls", 1), TopicPartition("agents", 0)
+    ends = {a: 10, b: 5, c: 7}
+    assert lag(ends, {a: 0, b: 0, c: 7}, {a: 10, b: 5}) == 0  # c: never stored, but expired
+    assert lag(ends, {a: 0, b: 0, c: 0}, {a: 8, b: 5}) == 2 + 7
+    assert lag({}, {}, {}) == 0  # no topic yet: nothing to be behind

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from compliance.domain.dnc_index import DncIndex, e164_to_int
 from compliance.domain.errors import MalformedRegistryFileError
-from compliance.domain.registry import parse_registry_lines
+from compliance.domain.registry import parse_registry_lines, registry_format
 
 e164 = st.integers(min_value=10**7, max_value=10**15 - 1).map(lambda n: f"+{n}")
 nanp = st.integers(min_value=12_002_000_000, max_value=19_999_999_999).map(lambda n: f"+{n}")
@@ -68,9 +68,45 @@ def test_deltas_and_compaction_match_a_set(ops: list[tuple[bool, int]], compact_
     assert all((n in index) == (n in reference) for n in pool)
 
 
+@settings(max_examples=40, deadline=None)
+@given(members=st.lists(st.one_of(e164, nanp), max_size=400), chunk=st.integers(1, 50))
+def test_index_built_from_sorted_chunks_matches_the_one_built_at_once(
+        members: list[str], chunk: int) -> None:
+    values = np.unique(np.array([e164_to_int(n) for n in members], dtype=np.uint64))
+    chunked = DncIndex.from_sorted_chunks(
+        lambda: (values[i:i + chunk] for i in range(0, len(values), chunk)), "v")
+    assert len(chunked) == len(values)
+    assert all(n in chunked for n in members)
+    assert chunked.contains_many(values + np.uint64(1)).tolist() == np.isin(
+        values + np.uint64(1), values).tolist()
+
+
+def test_compact_bucket_built_in_chunks_matches_its_definition() -> None:
+    rests = np.unique(np.random.default_rng(4).integers(0, 10**9, 200_000, dtype=np.uint64))
+    values = np.uint64(12 * 10**9) + rests  # one bucket, large enough for a directory
+    seen: list[int] = []
+    index = DncIndex.from_sorted_chunks(
+        lambda: (values[i:i + 7_777] for i in range(0, len(values), 7_777)), "v",
+        on_chunk=seen.append)
+    assert sum(seen) == 2 * len(values)  # two passes, each reported
+    bucket = index._base.buckets[12]
+    assert bucket.directory is not None
+    edges = np.arange(len(bucket.directory), dtype=np.uint64) << np.uint64(bucket.shift)
+    assert np.array_equal(bucket.directory, np.searchsorted(rests, edges))
+    assert np.array_equal(bucket.low, rests & np.uint64((1 << bucket.shift) - 1))
+    assert bucket.low.dtype == np.uint16 and index.nbytes / len(index) < 3
+
+
+def test_unsorted_or_repeated_input_is_refused() -> None:
+    for bad in ([3, 2], [2, 2]):
+        values = np.array([10**10 + v for v in bad], np.uint64)
+        with pytest.raises(ValueError, match="not sorted and distinct"):
+            DncIndex.from_sorted_chunks(lambda v=values: [v[:1], v[1:]], "v")
+
+
 def test_registry_file_formats() -> None:
     lines = ["# FTC download 2025-01-14", "", "212,5550123", "4155550123", "+13055551234"]
-    values = parse_registry_lines(lines, "US-DNC", 1).tolist()
+    values = parse_registry_lines(lines, "US-DNC", registry_format("US-DNC")).tolist()
     assert values == [12125550123, 14155550123, 13055551234]
 
 
@@ -84,6 +120,6 @@ def test_registry_file_formats() -> None:
 )
 def test_malformed_registry_line_names_the_line_and_masks_it(line: str, problem: str) -> None:
     with pytest.raises(MalformedRegistryFileError) as info:
-        parse_registry_lines(["2125550123", line], "US-DNC", 1)
+        parse_registry_lines(["2125550123", line], "US-DNC", registry_format("US-DNC"))
     assert info.value.line_no == 2 and problem in str(info.value)
     assert "2079460" not in str(info.value)

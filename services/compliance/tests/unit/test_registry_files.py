@@ -20,21 +20,27 @@ from compliance.app.registry_files import ImportStopped, Progress, fixed_width, 
 from compliance.app.registry_imports import receive_upload
 from compliance.domain.dnc_index import DncIndex
 from compliance.domain.errors import MalformedRegistryFileError
+from compliance.domain.registry import registry_format
+
+US, GB, FR = (registry_format(n) for n in ("US-DNC", "GB-TPS", "FR-BLOCTEL"))
 
 T0 = datetime(2026, 1, 5, 12, tzinfo=UTC)
 
 
-def _parse(tmp_path: Path, content: bytes, name: str = "US-DNC", cc: int = 1) -> tuple[list[int], Progress]:
-    source = tmp_path / "file.upload"
+def _parse(tmp_path: Path, content: bytes, name: str = "US-DNC") -> tuple[list[int], Progress]:
+    source, out = tmp_path / "file.upload", tmp_path / "copy.npy"
     source.write_bytes(content)
     progress = Progress()
-    values = parse_file(source, name, cc, progress, tmp_path / "scratch")
-    return values.tolist(), progress
+    count = parse_file(source, name, registry_format(name), progress, tmp_path / "runs", out)
+    values = np.load(out).tolist()
+    assert count == len(values) and not (tmp_path / "runs").exists()
+    return values, progress
 
 
-def _refusal(tmp_path: Path, content: bytes, name: str = "US-DNC", cc: int = 1) -> MalformedRegistryFileError:
+def _refusal(tmp_path: Path, content: bytes, name: str = "US-DNC") -> MalformedRegistryFileError:
     with pytest.raises(MalformedRegistryFileError) as info:
-        _parse(tmp_path, content, name, cc)
+        _parse(tmp_path, content, name)
+    assert not (tmp_path / "copy.npy").exists() and not (tmp_path / "runs").exists()
     return info.value
 
 
@@ -45,8 +51,7 @@ def test_formats_are_sorted_and_deduplicated(tmp_path: Path) -> None:
 
 
 def test_gzip_is_detected_by_its_magic_bytes(tmp_path: Path) -> None:
-    values, _ = _parse(tmp_path, gzip.compress(b"+33612345678\n612345679\n"),
-                       "FR-BLOCTEL", 33)
+    values, _ = _parse(tmp_path, gzip.compress(b"+33612345678\n612345679\n"), "FR-BLOCTEL")
     assert values == [33612345678, 33612345679]
 
 
@@ -144,30 +149,40 @@ def test_a_stopping_process_stops_the_parse_thread(tmp_path: Path) -> None:
     source = tmp_path / "file.upload"
     source.write_bytes(b"+12125550100\n")
     with pytest.raises(ImportStopped):
-        parse_file(source, "US-DNC", 1, Progress(stop=True), tmp_path / "scratch")
+        parse_file(source, "US-DNC", US, Progress(stop=True), tmp_path / "runs",
+                   tmp_path / "copy.npy")
 
 
-@pytest.mark.parametrize(("lines", "cc"), [
-    ([b"212,5550100", b"415,5550123", b"999,0000000"], 1),  # FTC download
-    ([b"212,5550100\r", b"415,5550123\r"], 1),  # CRLF
-    ([b"+12125550100", b"+14155550123"], 1),  # E.164
-    ([b"612345678", b"712345678"], 33),  # national digits (Bloctel)
-    ([b"2071234567\r", b"2071234568\r"], 44),
+@pytest.mark.parametrize(("lines", "name"), [
+    ([b"212,5550100", b"415,5550123", b"999,2000000"], "US-DNC"),  # FTC download
+    ([b"212,5550100\r", b"415,5550123\r"], "US-DNC"),  # CRLF
+    ([b"+12125550100", b"+14155550123"], "US-DNC"),  # E.164
+    ([b"12125550123", b"14155550123"], "US-DNC"),  # NANP with its trunk prefix 1
+    ([b"612345678", b"712345678"], "FR-BLOCTEL"),  # national digits (Bloctel)
+    ([b"0612345678", b"0712345678"], "FR-BLOCTEL"),  # with the trunk prefix 0
+    ([b"2071234567\r", b"2071234568\r"], "GB-TPS"),
+    ([b"01632960123", b"02079460000"], "GB-TPS"),  # TPS national format
 ])
-def test_fast_path_gives_exactly_what_the_domain_parser_gives(lines: list[bytes], cc: int) -> None:
-    fast = fixed_width(lines, cc)
+def test_fast_path_gives_exactly_what_the_domain_parser_gives(lines: list[bytes], name: str) -> None:
+    fmt = registry_format(name)
+    fast = fixed_width(lines, fmt)
     assert fast is not None
-    expected = registry_files.parse_registry_lines([line.decode() for line in lines], "X-Y", cc)
+    expected = registry_files.parse_registry_lines([line.decode() for line in lines], name, fmt)
     assert fast.tolist() == expected.tolist()
 
 
-@pytest.mark.parametrize(("lines", "cc"), [
-    ([b"212,5550100", b"# comment!!"], 1),  # a comment: the domain skips it
-    ([b"212,5550100", b" 212,555010"], 1),  # spaces
-    ([b"+12125550100", b"+442071234567"[:12]], 1),  # another country code
-    ([b"+1212555", b"+1415555"], 1),  # too short for E.164
-    ([b"212,555010x"], 1),  # not digits
-    ([b"212,5550100", b"2125550100"], 1),  # mixed layouts
+@pytest.mark.parametrize(("lines", "name"), [
+    ([b"212,5550100", b"# comment!!"], "US-DNC"),  # a comment: the domain skips it
+    ([b"212,5550100", b" 212,555010"], "US-DNC"),  # spaces
+    ([b"+12125550100", b"+442071234567"[:12]], "US-DNC"),  # another country code
+    ([b"+1212555", b"+1415555"], "US-DNC"),  # too short for E.164
+    ([b"212,555010x"], "US-DNC"),  # not digits
+    ([b"212,5550100", b"2125550100"], "US-DNC"),  # mixed layouts
+    ([b"212,0550100"], "US-DNC"),  # exchange starting with 0
+    ([b"1125550100"], "US-DNC"),  # area code starting with 1
+    ([b"0612345678", b"6123456789"], "FR-BLOCTEL"),  # trunk prefix on some lines only
+    ([b"123,4567890"], "GB-TPS"),  # the FTC layout is NANP-only
+    ([b"+4401632960123"], "GB-TPS"),  # trunk prefix inside E.164: impossible length
 ])
-def test_any_other_block_goes_to_the_domain_parser(lines: list[bytes], cc: int) -> None:
-    assert fixed_width(lines, cc) is None
+def test_any_other_block_goes_to_the_domain_parser(lines: list[bytes], name: str) -> None:
+    assert fixed_width(lines, registry_format(name)) is None

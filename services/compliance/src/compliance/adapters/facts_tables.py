@@ -8,6 +8,8 @@
 * ``call_attempts``: one row per dialed call (``calls`` topic), its number resolved from
   the lead's decisions, its outcome merged from the call's events.
 * ``refusals``: one row per refusal disposition (``agents`` topic).
+* ``facts_watermarks``: per consumer group, the last instant its stored offsets had
+  reached every partition end (``caught_up_at``); screening fails closed past a lag.
 
 Product and subject are not copied onto attempts and refusals: screening joins
 ``campaign_facts`` so a campaign event that arrives late still applies.
@@ -16,6 +18,7 @@ Product and subject are not copied onto attempts and refusals: screening joins
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     Float,
@@ -108,6 +111,17 @@ refusals = Table(
     PrimaryKeyConstraint("tenant_id", "call_id"),
 )
 Index("ix_refusals_phone", refusals.c.tenant_id, refusals.c.phone_e164)
+
+facts_watermarks = Table(
+    "facts_watermarks",
+    metadata,
+    Column("group_id", String(200), nullable=False),
+    # Every event published before this instant is in the facts tables; null: not yet.
+    Column("caught_up_at", UTCDateTime, nullable=True),
+    Column("checked_at", UTCDateTime, nullable=False),
+    Column("lag", BigInteger, nullable=False),  # records behind at checked_at
+    PrimaryKeyConstraint("group_id"),
+)
 
 
 def dialect_insert(session: AsyncSession, table: Table) -> postgresql.Insert | sqlite.Insert:

@@ -15,13 +15,16 @@ that item with the same precise rule id screening uses (``number.invalid``,
 ``jurisdiction.unknown``, ``zone.invalid``): the batch answers the other items. A
 ``campaign_id`` compliance has not heard of (no ``campaign.state_changed`` consumed for
 this tenant) blocks ``campaign.unknown`` with ``earliest_callable_at`` = ``at`` +
-``unknown_campaign_retry_s``, as screening does.
+``unknown_campaign_retry_s``, as screening does. An ``at`` further than
+``MAX_WHAT_IF`` (366 days) from now is a 422: what-ifs are for the calling calendar of
+the coming or past year, and the instants derived from ``at`` (attempt look-back,
+clearance cap) must stay inside the datetime range.
 """
 
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
 import phonenumbers
@@ -30,6 +33,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from common.app import RuntimeDep, ServiceRuntime, SessionDep
 from common.auth import Principal, require_scopes
+from common.errors import Unprocessable
 from common.events.catalog import CandidateZone, LeadDueV1
 from compliance.api.decisions import ReasonOut, ZoneOut
 from compliance.app.screening import Screener
@@ -40,6 +44,7 @@ router = APIRouter(prefix="/v1/compliance", tags=["compliance"])
 
 Reader = Annotated[Principal, Depends(require_scopes("compliance:read"))]
 MAX_ITEMS = 1000
+MAX_WHAT_IF = timedelta(days=366)
 _CHUNK = 100  # items decided per slice: ≈ 2 ms each of rule evaluation on the event loop
 _CHECK_LIST = "check"
 
@@ -74,7 +79,8 @@ class CheckItem(_Strict):
 
 class CheckRequest(_Strict):
     items: list[CheckItem] = Field(min_length=1, max_length=MAX_ITEMS)
-    at: AwareDatetime | None = Field(None, description="what-if instant (default: now)")
+    at: AwareDatetime | None = Field(
+        None, description="what-if instant (default: now), at most 366 days from now")
 
 
 class CheckResult(BaseModel):
@@ -137,13 +143,18 @@ def _extra(item: CheckItem) -> dict[str, Any]:
 
 
 @router.post("/checks", response_model=CheckResponse, responses={
-    422: {"description": "malformed body; `details[].loc` names the item index"}})
+    422: {"description": "malformed body (`details[].loc` names the item index), or "
+                 "`at` more than 366 days from now"}})
 async def check(body: CheckRequest, principal: Reader, session: SessionDep,
                 runtime: RuntimeDep, request: Request) -> CheckResponse:
     """Decide up to 1000 numbers for this tenant, now or at ``at`` (what-if), exactly as
     screening would; nothing is recorded."""
+    now = runtime.clock.now()
+    if body.at is not None and not now - MAX_WHAT_IF <= body.at <= now + MAX_WHAT_IF:
+        raise Unprocessable(f"'at' ({body.at.isoformat()}) must be within "
+                            f"{MAX_WHAT_IF.days} days of now ({now.isoformat()})")
     screener = await _screener(request.app, runtime)
-    at = body.at or runtime.clock.now()
+    at = body.at or now
     tenant = principal.tenant_id
     dues = [(tenant, _due(i, item, at)) for i, item in enumerate(body.items)]
     extras = [_extra(i) for i in body.items]

@@ -1,12 +1,14 @@
 """``/v1/consents``: the tenant's records of prior express consent (for campaigns that
-require consent). Scopes ``consents:write`` / ``consents:read``."""
+require consent). Scopes ``consents:write`` / ``consents:read``. A number is only ever in a
+request body (``POST /v1/consents/search``), never in a URL: URLs end up in proxy and
+access logs."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import APIRouter, Depends, status
 from pydantic import AwareDatetime, BaseModel, Field
 
 from common.app import RuntimeDep, SessionDep
@@ -35,6 +37,14 @@ class ConsentIn(BaseModel):
                         description="how it was collected: web_form, ivr, call, paper, ...")
     evidence: str | None = Field(None, max_length=2000,
                                  description="reference to the proof (URL, document id)")
+
+
+class ConsentSearch(BaseModel):
+    """The number whose consents to list."""
+
+    phone: str = Field(min_length=1, max_length=32, examples=["+12125550123"])
+    country: str = Field("US", pattern=r"^[A-Za-z]{2}$",
+                         description="ISO 3166-1 alpha-2 used to read national digits")
 
 
 class RevokeIn(BaseModel):
@@ -87,15 +97,12 @@ async def revoke(consent_id: str, principal: Writer, session: SessionDep, runtim
         revoked_at=body.revoked_at, reason=body.reason, now=runtime.clock.now()))
 
 
-@router.get("", response_model=ConsentList,
-            responses={422: {"description": "invalid number"}})
-async def list_for_number(principal: Reader, session: SessionDep,
-                          phone: Annotated[str, Query(min_length=1, max_length=32)],
-                          country: Annotated[str, Query(pattern=r"^[A-Za-z]{2}$")] = "US",
-                          ) -> ConsentList:
+@router.post("/search", response_model=ConsentList,
+             responses={422: {"description": "invalid number"}})
+async def search(body: ConsentSearch, principal: Reader, session: SessionDep) -> ConsentList:
     """The tenant's consents for a number (revoked ones included), oldest grant first."""
     items = await consents.consents_of(session, tenant_id=principal.tenant_id,
-                                       phone_e164=normalize_phone(phone, country))
+                                       phone_e164=normalize_phone(body.phone, body.country))
     return ConsentList(items=[_out(c) for c in items])
 
 

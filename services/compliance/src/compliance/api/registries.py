@@ -90,7 +90,8 @@ async def _known(name: str) -> None:
                  404: {"description": "unknown registry (the known ones are listed)"},
                  413: {"description": "larger than registry_upload_max_bytes"},
                  415: {"description": "a multipart or JSON body (send the file as the body)"},
-                 422: {"description": "empty file, bad version or download instant"}},
+                 422: {"description": "empty file, bad version or download instant, a copy "
+                       "downloaded before the copy in force or already stale (without force)"}},
              openapi_extra={"requestBody": {"required": True, "content": {
                  "text/plain": {"schema": {"type": "string", "format": "binary"}},
                  "application/gzip": {"schema": {"type": "string", "format": "binary"}}}}})
@@ -100,10 +101,14 @@ async def import_registry(
                                   description="the copy's version, e.g. the download id")],
     downloaded_at: Annotated[AwareDatetime, Query(description="when the file was downloaded "
                                                    "from the registry (RFC 3339)")],
+    force: Annotated[bool, Query(description="import even a copy downloaded before the copy "
+                                 "in force (kept as history: copies rank by downloaded_at) "
+                                 "or already stale")] = False,
 ) -> ImportAccepted:
     """Upload a registry download as the raw request body (one number per line: E.164,
     national digits or the FTC's ``AAA,NNNNNNN``; gzip accepted). Parsed in the
-    background: follow ``status_url``. A bad line refuses the whole file."""
+    background: follow ``status_url``. A bad line refuses the whole file. National digits
+    may carry the trunk prefix (``1`` NANP, ``0`` GB/FR); impossible numbers are refused."""
     await _known(name)
     settings = runtime.settings
     assert isinstance(settings, ComplianceSettings), "SPEC.settings_cls is ComplianceSettings"
@@ -119,7 +124,7 @@ async def import_registry(
         raise Unprocessable(f"downloaded_at {downloaded_at.isoformat()} is in the future")
     job_id = await start_import(runtime, ImportRequest(
         name=name, version=version, downloaded_at=downloaded_at,
-        requested_by=principal.subject), request.stream())
+        requested_by=principal.subject, force=force), request.stream())
     return ImportAccepted(job_id=job_id, status_url=f"/v1/registries/imports/{job_id}")
 
 

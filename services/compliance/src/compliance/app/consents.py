@@ -18,6 +18,7 @@ from sqlalchemy import Select, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from common.errors import Conflict, NotFound, Unprocessable
+from common.events import parse_payload
 from common.events.catalog import ConsentRecordedV1, ConsentRevokedV1
 from common.eventstore import ConcurrencyError, EventStore
 from compliance.adapters.facts_tables import consents
@@ -72,7 +73,8 @@ async def revoke_consent(
     revoked_at: datetime | None, reason: str | None, now: datetime,
 ) -> ConsentRecord:
     """Revoke at ``revoked_at`` (default ``now``; not in the future, not before the grant).
-    Revoking a revoked consent returns it unchanged (idempotent)."""
+    Revoking a revoked consent returns it unchanged (idempotent), also when another
+    request revoked it concurrently (the stored revocation is returned)."""
     current = await get_consent(session, tenant_id=tenant_id, consent_id=consent_id)
     if current.revoked_at is not None:
         return current
@@ -87,12 +89,24 @@ async def revoke_consent(
                            expected_version=1, payloads=[ConsentRevokedV1(
                                consent_id=consent_id, revoked_at=at, reason=reason)])
     except ConcurrencyError:
-        raise Conflict(f"consent {consent_id} was revoked concurrently; read it again") from None
+        return await _concurrent_revocation(session, store, tenant_id, consent_id, current)
     await session.execute(
         update(consents)
         .where(consents.c.tenant_id == tenant_id, consents.c.consent_id == consent_id)
         .values(revoked_at=at, revoke_reason=reason))
     return replace(current, revoked_at=at, revoke_reason=reason)
+
+
+async def _concurrent_revocation(session: AsyncSession, store: EventStore, tenant_id: str,
+                                 consent_id: str, current: ConsentRecord) -> ConsentRecord:
+    """The revocation another request appended first (version 2 of the stream): the
+    one in force, returned as if this request had made it."""
+    for stored in await store.load(session, tenant_id=tenant_id,
+                                   stream_id=consent_stream_id(consent_id), after_version=1):
+        event = parse_payload(stored.envelope)
+        if isinstance(event, ConsentRevokedV1):
+            return replace(current, revoked_at=event.revoked_at, revoke_reason=event.reason)
+    raise Conflict(f"consent {consent_id} changed concurrently; read it again")
 
 
 async def get_consent(session: AsyncSession, *, tenant_id: str, consent_id: str) -> ConsentRecord:

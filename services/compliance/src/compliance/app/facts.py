@@ -1,10 +1,12 @@
 """Facts from other services' events (the ``compliance-facts`` consumer).
 
 * ``campaigns``: ``campaign.state_changed`` → ``campaign_facts`` (caller ID, product,
-  consent requirement); ``created`` and ``running`` publish the abandon budget.
+  consent requirement), unless the row holds a newer event (``changed_at``); ``created``
+  and ``running`` publish the abandon budget (when its limits change).
 * ``calls``: ``call.dialed`` / ``answered`` / ``abandoned`` / ``ended`` → one
   ``call_attempts`` row per call. Call events carry the lead, not the number: it is the
-  number of the lead's latest decision (the dialer only dials screened leads).
+  number of the lead's latest decision made before the event (the dialer only dials
+  screened leads; a lead re-screened later with another number keeps the dialed one).
 * ``agents``: a refusal disposition → ``refusals`` (see :func:`is_refusal`).
 
 The runner already skips events it has processed; the writes also tolerate replays
@@ -15,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -42,6 +44,8 @@ from compliance.app.dispositions import UnknownLeadNumber
 
 LeadKey = tuple[str, str]
 """(tenant_id, lead_id)."""
+LeadAt = tuple[str, str, datetime]
+"""(tenant_id, lead_id, instant of a call or disposition event)."""
 CallEvent = CallDialedV1 | CallAnsweredV1 | CallAbandonedV1 | CallEndedV1
 
 # The more telling outcome wins when a call's events disagree or replay: abandoned and
@@ -50,6 +54,12 @@ _RANK = {None: 0, "no_answer": 1, "busy": 1, "failed": 1, "answered": 2, "machin
          "abandoned": 4}
 # call.ended outcomes → attempt outcomes. ``blocked`` (stopped by the dialer's last-mile
 # check after being dialed) still counts as an attempt: counting more is stricter.
+# A decision counts as made before an event up to this much clock skew between the
+# dialer/agent hosts (event times) and compliance (decided_at).
+_CLOCK_SKEW = timedelta(seconds=30)
+# The bulk number query looks this far back before the earliest event of a poll (a dial
+# follows its clearance within clearance_max_s); older decisions are looked up one by one.
+_NUMBER_LOOKBACK = timedelta(days=1)
 _ENDED = {"completed": "answered", "abandoned": "abandoned", "machine": "machine",
           "no_answer": "no_answer", "busy": "busy", "failed": "failed", "blocked": "failed"}
 
@@ -72,6 +82,7 @@ class _CallPatch:
     campaign_id: str
     at: datetime
     outcome: str | None
+    phone_e164: str
 
 
 class FactsRecorder:
@@ -93,7 +104,7 @@ class FactsRecorder:
                  if isinstance(p, CallEvent)]
         refused = [(t, p) for t, _, p in typed if isinstance(p, DispositionSubmittedV1)
                    and is_refusal(p, self._refusal_dispositions)]
-        numbers = await lead_numbers(session, {(t, p.lead_id) for t, p in [*calls, *refused]})
+        numbers = await lead_numbers(session, {(t, p.lead_id, p.at) for t, p in [*calls, *refused]})
         await self._calls(session, calls, numbers)
         await self._refusals(session, refused, numbers)
 
@@ -103,9 +114,12 @@ class FactsRecorder:
                   "caller_id": p.caller_id, "product": p.product,
                   "requires_consent": p.requires_consent, "changed_at": at}
         stmt = dialect_insert(session, campaign_facts).values(**values)
+        # An older event (redelivered, or from a lagging producer) never overwrites a
+        # newer one; the same instant: the later in partition order wins.
         await session.execute(stmt.on_conflict_do_update(
             index_elements=["tenant_id", "campaign_id"],
-            set_={k: stmt.excluded[k] for k in values if k not in ("tenant_id", "campaign_id")}))
+            set_={k: stmt.excluded[k] for k in values if k not in ("tenant_id", "campaign_id")},
+            where=campaign_facts.c.changed_at <= stmt.excluded.changed_at))
         if p.state in ("created", "running"):
             # Stamped with this service's clock, as screening's budgets are: the dialer
             # keeps the budget with the latest ``at``.
@@ -113,15 +127,16 @@ class FactsRecorder:
                                                     self._clock.now())
 
     async def _calls(self, session: AsyncSession, calls: list[tuple[str, CallEvent]],
-                     numbers: dict[LeadKey, str]) -> None:
+                     numbers: dict[LeadAt, str]) -> None:
         if not calls:
             return
         t = call_attempts
         keys = {(tenant, p.call_id) for tenant, p in calls}
-        stored = {(r.tenant_id, r.call_id): _CallPatch(r.lead_id, r.campaign_id, r.at, r.outcome)
+        stored = {(r.tenant_id, r.call_id): _CallPatch(r.lead_id, r.campaign_id, r.at, r.outcome,
+                                                       r.phone_e164)
                   for r in await session.execute(
                       select(t.c.tenant_id, t.c.call_id, t.c.lead_id, t.c.campaign_id, t.c.at,
-                             t.c.outcome)
+                             t.c.outcome, t.c.phone_e164)
                       .where(t.c.tenant_id.in_({k[0] for k in keys}),
                              t.c.call_id.in_({k[1] for k in keys})))}
         patches: dict[tuple[str, str], _CallPatch] = {}
@@ -131,10 +146,13 @@ class FactsRecorder:
             # The dial instant starts the attempt; a call first seen by a later event
             # starts at that event (later: counts longer, the stricter side).
             at = p.at if isinstance(p, CallDialedV1) or old is None else min(old.at, p.at)
+            # The number dialed: the stored row's, else the one decided before this event.
+            phone = old.phone_e164 if old else numbers[(tenant, p.lead_id, p.at)]
             patches[key] = _CallPatch(p.lead_id, p.campaign_id, at,
-                                      merge_outcome(old.outcome if old else None, _outcome(p)))
+                                      merge_outcome(old.outcome if old else None, _outcome(p)),
+                                      phone)
         rows = [{"tenant_id": tenant, "call_id": call_id, "lead_id": c.lead_id,
-                 "campaign_id": c.campaign_id, "phone_e164": numbers[(tenant, c.lead_id)],
+                 "campaign_id": c.campaign_id, "phone_e164": c.phone_e164,
                  "at": c.at, "outcome": c.outcome}
                 for (tenant, call_id), c in sorted(patches.items())]
         stmt = dialect_insert(session, t)
@@ -144,14 +162,14 @@ class FactsRecorder:
 
     @staticmethod
     async def _refusals(session: AsyncSession, refused: list[tuple[str, DispositionSubmittedV1]],
-                        numbers: dict[LeadKey, str]) -> None:
+                        numbers: dict[LeadAt, str]) -> None:
         if not refused:
             return
         stmt = dialect_insert(session, refusals).on_conflict_do_nothing(
             index_elements=["tenant_id", "call_id"])
         await session.execute(stmt, [
             {"tenant_id": tenant, "call_id": p.call_id, "lead_id": p.lead_id,
-             "campaign_id": p.campaign_id, "phone_e164": numbers[(tenant, p.lead_id)],
+             "campaign_id": p.campaign_id, "phone_e164": numbers[(tenant, p.lead_id, p.at)],
              "disposition": p.disposition, "at": p.at}
             for tenant, p in refused])
 
@@ -166,20 +184,48 @@ def _outcome(p: CallEvent) -> str | None:
     return None
 
 
-async def lead_numbers(session: AsyncSession, leads: set[LeadKey]) -> dict[LeadKey, str]:
-    """The number of each lead's latest decision, in one query; raises
-    :class:`UnknownLeadNumber` for a lead this service never screened (the record is
-    retried, then dead-lettered for an operator: a lost attempt would loosen the caps)."""
-    if not leads:
+async def lead_numbers(session: AsyncSession, events: set[LeadAt]) -> dict[LeadAt, str]:
+    """The number each (tenant, lead, instant) was dialed on: that of the lead's latest
+    decision with ``decided_at <= instant`` (+ ``_CLOCK_SKEW``); if every decision is
+    later, the earliest one. One bounded query (``ix_decisions_lead``) for the poll, one
+    per event it does not resolve. Raises :class:`UnknownLeadNumber` for a lead this
+    service never screened (the record is retried, then dead-lettered for an operator: a
+    lost attempt would loosen the caps)."""
+    if not events:
         return {}
     d = decisions
-    rows = await session.execute(
-        select(d.c.tenant_id, d.c.lead_id, d.c.phone_e164)
-        .where(d.c.tenant_id.in_({t for t, _ in leads}), d.c.lead_id.in_({lead for _, lead in leads}))
-        .order_by(d.c.decided_at))
-    found = {(t, lead): phone for t, lead, phone in rows if (t, lead) in leads}
-    missing = sorted(leads - found.keys())
-    if missing:
-        raise UnknownLeadNumber(f"no screened number for lead {missing[0][1]} (tenant "
-                                f"{missing[0][0]}): its call facts cannot be recorded")
+    leads = {(t, lead) for t, lead, _ in events}
+    history: dict[LeadKey, list[tuple[datetime, str]]] = {}
+    for t, lead, at, phone in await session.execute(
+            select(d.c.tenant_id, d.c.lead_id, d.c.decided_at, d.c.phone_e164)
+            .where(d.c.tenant_id.in_({t for t, _ in leads}),
+                   d.c.lead_id.in_({lead for _, lead in leads}),
+                   d.c.decided_at >= min(at for *_, at in events) - _NUMBER_LOOKBACK,
+                   d.c.decided_at <= max(at for *_, at in events) + _CLOCK_SKEW)
+            .order_by(d.c.decided_at)):
+        if (t, lead) in leads:
+            history.setdefault((t, lead), []).append((at, phone))
+    found: dict[LeadAt, str] = {}
+    for t, lead, at in sorted(events):
+        before = [phone for decided, phone in history.get((t, lead), ())
+                  if decided <= at + _CLOCK_SKEW]
+        number = before[-1] if before else await _number_outside(session, t, lead, at)
+        if number is None:
+            raise UnknownLeadNumber(f"no screened number for lead {lead} (tenant {t}): its "
+                                    "call facts cannot be recorded")
+        found[(t, lead, at)] = number
     return found
+
+
+async def _number_outside(session: AsyncSession, tenant_id: str, lead_id: str, at: datetime
+                          ) -> str | None:
+    """The number of the lead's latest decision before ``at`` outside the bulk window,
+    else of its earliest decision after it; None: never screened."""
+    d = decisions
+    of_lead = select(d.c.phone_e164).where(d.c.tenant_id == tenant_id, d.c.lead_id == lead_id)
+    phone = (await session.execute(
+        of_lead.where(d.c.decided_at <= at + _CLOCK_SKEW)
+        .order_by(d.c.decided_at.desc()).limit(1))).scalar()
+    if phone is None:
+        phone = (await session.execute(of_lead.order_by(d.c.decided_at).limit(1))).scalar()
+    return phone

@@ -76,6 +76,10 @@ class LeadFacts:
     past_attempts: tuple[PastFact, ...] = ()
     past_refusals: tuple[PastFact, ...] = ()
     consent_rows: tuple[ConsentFact, ...] = ()
+    # Seconds since the facts consumer was last caught up (inf: never); see facts_watermark.
+    facts_lag_s: float = 0.0
+    # Retry delay of the lead's latest decision when it was campaign.unknown, seconds.
+    unknown_retry_s: float | None = None
 
     @property
     def product(self) -> str | None:

@@ -2,10 +2,11 @@
 
 Source of truth: ``<registry_dir>/<name>/<copy_id>.npy`` (sorted distinct E.164 digit
 integers written by the import job) and its ``registry_copies`` row; the copy in force
-for a name is the row imported last. :meth:`NationalRegistries.refresh` reads those rows
-(one small query) and rebuilds the :class:`DncIndex` of every name whose copy changed, in
-a thread, then swaps it in with one reference store: screenings never see a half-built
-index, and the copy held stays in force until its successor is built. A process holds one
+for a name is its row downloaded last (ties: imported last). :meth:`NationalRegistries.refresh`
+reads those rows (one small query) and rebuilds the :class:`DncIndex` of every name whose
+copy changed, in a thread, reading the file in chunks (memory: the index plus one chunk),
+then swaps it in with one reference store: screenings never see a half-built index, and
+the copy held stays in force until its successor is built. A process holds one
 :class:`NationalRegistries` (:func:`shared_registries`), used by the screening worker and
 the batch check API alike.
 """
@@ -16,25 +17,25 @@ import asyncio
 import logging
 import time
 import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import numpy as np
-import phonenumbers
 from prometheus_client import Gauge
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from common.app import ServiceRuntime
 from compliance.adapters.registry_tables import registry_copies
+from compliance.app.registry_files import npy_chunks
 from compliance.domain.decision import DncHit, RegistryCopy
-from compliance.domain.dnc_index import DncIndex, U64Array, e164_to_int
+from compliance.domain.dnc_index import DncIndex, e164_to_int
 from compliance.domain.periods import Period
 from compliance.domain.policy import PolicyCatalog
+from compliance.domain.registry import NationalFormat, registry_format
 from compliance.settings import ComplianceSettings
 
 log = logging.getLogger(__name__)
@@ -49,12 +50,18 @@ REGISTRY_NUMBERS = Gauge(
 
 @dataclass(frozen=True)
 class KnownRegistry:
-    """A registry some bundled pack requires: its country code and the packs' limits."""
+    """A registry some bundled pack requires: its country's number format and the
+    packs' limits."""
 
     name: str
-    country_code: int
+    fmt: NationalFormat
     required_by: tuple[str, ...]
     max_ages: tuple[Period, ...]
+
+    @property
+    def country_code(self) -> int:
+        """The registry's country calling code."""
+        return self.fmt.country_code
 
     def stale_at(self, downloaded_at: datetime) -> datetime | None:
         """When a copy downloaded at ``downloaded_at`` is too old for the strictest pack
@@ -66,14 +73,14 @@ class KnownRegistry:
 @cache
 def known_registries() -> dict[str, KnownRegistry]:
     """Every registry a bundled pack requires, by name (``US-DNC``, ``GB-TPS``, ...): the
-    names an operator may import. The country code comes from the name's ISO prefix."""
+    names an operator may import. The number format comes from the name's ISO prefix."""
     catalog = PolicyCatalog.bundled()
     required: dict[str, list[tuple[str, Period | None]]] = {}
     for pack_id in catalog.pack_ids:
         for registry in catalog.pack(pack_id).registries:
             required.setdefault(registry.name, []).append((pack_id, registry.max_age))
     return {name: KnownRegistry(
-        name=name, country_code=phonenumbers.country_code_for_region(name[:2]),
+        name=name, fmt=registry_format(name),
         required_by=tuple(p for p, _ in packs),
         max_ages=tuple(age for _, age in packs if age is not None))
         for name, packs in sorted(required.items())}
@@ -92,6 +99,12 @@ class CopyInForce:
     sha256: str
 
     @property
+    def order(self) -> tuple[datetime, datetime]:
+        """Copies of a registry rank by download instant, then import instant: the
+        greatest is in force."""
+        return self.downloaded_at, self.imported_at
+
+    @property
     def registry_copy(self) -> RegistryCopy:
         """The domain fact the staleness rule reads."""
         return RegistryCopy(name=self.name, version=self.version, downloaded_at=self.downloaded_at)
@@ -103,23 +116,27 @@ def copy_path(directory: Path, name: str, copy_id: str) -> Path:
 
 
 async def copies_in_force(session: AsyncSession) -> list[CopyInForce]:
-    """The copy imported last for each registry name, by name."""
+    """The copy in force of each registry (downloaded last, then imported last), by name."""
     rows = await session.execute(select(
         registry_copies.c.copy_id, registry_copies.c.name, registry_copies.c.version,
         registry_copies.c.downloaded_at, registry_copies.c.imported_at, registry_copies.c.count,
-        registry_copies.c.sha256).order_by(registry_copies.c.imported_at))
+        registry_copies.c.sha256).order_by(registry_copies.c.downloaded_at,
+                                           registry_copies.c.imported_at))
     latest = {row.name: CopyInForce(*row) for row in rows}
     return [latest[name] for name in sorted(latest)]
 
 
-def load_index(directory: Path, copy: CopyInForce) -> DncIndex:
-    """Rebuild a copy's index from its ``.npy`` file (memory-mapped while building)."""
+def load_index(directory: Path, copy: CopyInForce,
+               on_chunk: Callable[[int], None] | None = None) -> DncIndex:
+    """Rebuild a copy's index from its ``.npy`` file, read twice in chunks (memory: the
+    index plus one chunk). ``on_chunk(numbers)`` reports progress (and may raise to stop).
+    Raises OSError, or ValueError for a file not matching its metadata."""
     started = time.perf_counter()
-    values: U64Array = np.load(copy_path(directory, copy.name, copy.copy_id), mmap_mode="r")
-    if len(values) != copy.count:
-        raise ValueError(f"{copy.name} copy {copy.copy_id}: file holds {len(values)} numbers, "
+    count, chunks = npy_chunks(copy_path(directory, copy.name, copy.copy_id))
+    if count != copy.count:
+        raise ValueError(f"{copy.name} copy {copy.copy_id}: file holds {count} numbers, "
                          f"metadata says {copy.count}")
-    index = DncIndex.from_ints(values, copy.version)
+    index = DncIndex.from_sorted_chunks(chunks, copy.version, on_chunk=on_chunk)
     log.info("registry %s copy %s rebuilt: %d numbers in %.1f s", copy.name, copy.version,
              len(index), time.perf_counter() - started)
     return index
@@ -159,9 +176,10 @@ class NationalRegistries:
                 self.install(copy, index)
 
     def install(self, copy: CopyInForce, index: DncIndex) -> None:
-        """Put a copy in force in this process (one reference store), unless a newer one is."""
+        """Put a copy in force in this process (one reference store), unless one ranking
+        higher (:attr:`CopyInForce.order`) is."""
         held = self._held.get(copy.name)
-        if held is None or held[0].imported_at <= copy.imported_at:
+        if held is None or held[0].order <= copy.order:
             self._held[copy.name] = (copy, index)
             REGISTRY_DOWNLOADED.labels(copy.name).set(copy.downloaded_at.timestamp())
             REGISTRY_NUMBERS.labels(copy.name).set(copy.count)

@@ -4,14 +4,19 @@
    as it arrives (SHA-256 on the fly, size limit enforced), records the job (``running``)
    and starts the parse as a task of this process.
 2. The parse (a thread, :mod:`compliance.app.registry_files`) reads the file in blocks,
-   spills each block's numbers to a scratch file, then sorts them and drops duplicates.
-   The job row gets its progress (lines read, numbers) every second.
+   writes sorted runs to scratch files and merges them into the copy's ``.npy``; then the
+   index is built from that file in chunks (:func:`load_index`). Memory stays bounded
+   (runs and merge buffers, then the index). The job row gets its progress (lines read,
+   numbers) every second during every phase: its heartbeat never lapses while working.
 3. A bad line refuses the whole file: the job fails with the line number and the reason
    (number masked); nothing is written to the copies, the copy in force stays in force.
 4. Success: ``<registry_dir>/<name>/<copy_id>.npy`` is written (temp file + rename), its
    ``registry_copies`` row inserted and the job marked ``succeeded`` in one transaction,
    and this process swaps the new index in; other processes pick it up on their next
-   refresh. Files of copies older than the previous one are deleted.
+   refresh. Files of copies ranking below the previous one are deleted.
+
+A copy downloaded before the copy in force, or already stale, is refused before its
+upload is read unless the operator forces it (:func:`check_newer`).
 """
 
 from __future__ import annotations
@@ -19,16 +24,15 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import os
+import shutil
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-import numpy as np
 from prometheus_client import Counter
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -36,9 +40,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from common.app import ServiceRuntime
 from common.errors import PayloadTooLarge, Unprocessable
 from compliance.adapters.registry_tables import registry_copies, registry_imports
-from compliance.app.registries import CopyInForce, copy_path, known_registries, shared_registries
+from compliance.app.registries import (
+    CopyInForce,
+    copies_in_force,
+    copy_path,
+    known_registries,
+    load_index,
+    shared_registries,
+)
 from compliance.app.registry_files import Progress, parse_file
-from compliance.domain.dnc_index import DncIndex, U64Array
 from compliance.domain.errors import MalformedRegistryFileError
 from compliance.settings import ComplianceSettings
 
@@ -52,6 +62,7 @@ _TASKS: set[asyncio.Task[None]] = set()
 REGISTRY_IMPORTS = Counter("kaden_compliance_registry_imports_total",
                            "Registry import jobs ended, by result (succeeded, refused, failed)",
                            ["registry", "result"])
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -62,6 +73,7 @@ class ImportRequest:
     version: str
     downloaded_at: datetime
     requested_by: str
+    force: bool = False
 
 
 async def receive_upload(body: AsyncIterator[bytes], path: Path, limit: int) -> tuple[int, str]:
@@ -90,8 +102,14 @@ async def receive_upload(body: AsyncIterator[bytes], path: Path, limit: int) -> 
 
 async def start_import(runtime: ServiceRuntime, request: ImportRequest,
                        body: AsyncIterator[bytes]) -> str:
-    """Receive the file, record the job and start parsing it; the job id."""
+    """Receive the file, record the job and start parsing it; the job id. Raises
+    :class:`Unprocessable` for a copy older than the one in force or already stale,
+    unless ``request.force`` (see :func:`check_newer`)."""
     settings = _settings(runtime)
+    if not request.force:
+        async with runtime.sessions() as session:
+            in_force = {c.name: c for c in await copies_in_force(session)}
+        check_newer(request, in_force.get(request.name), runtime.clock.now())
     job_id = str(uuid.uuid4())
     upload = Path(settings.registry_dir) / "incoming" / f"{job_id}.upload"
     await _sweep(runtime, upload.parent)
@@ -111,6 +129,26 @@ async def start_import(runtime: ServiceRuntime, request: ImportRequest,
     _TASKS.add(task)
     task.add_done_callback(_TASKS.discard)
     return job_id
+
+
+def check_newer(request: ImportRequest, in_force: CopyInForce | None, now: datetime) -> None:
+    """Refuse (:class:`Unprocessable`) a copy downloaded before the copy in force (it could
+    never be in force: copies rank by download instant) or already stale for the strictest
+    pack requiring the registry (it would block every number it should clear)."""
+    if in_force is not None and request.downloaded_at < in_force.downloaded_at:
+        raise Unprocessable(
+            f"{request.name} copy {request.version!r} was downloaded at "
+            f"{request.downloaded_at.isoformat()}, before the copy in force "
+            f"{in_force.version!r} ({in_force.downloaded_at.isoformat()}): copies rank by "
+            "download instant, so it would only be kept as history; pass force=true to "
+            "import it anyway")
+    stale_at = known_registries()[request.name].stale_at(request.downloaded_at)
+    if stale_at is not None and stale_at <= now:
+        raise Unprocessable(
+            f"{request.name} copy {request.version!r} downloaded at "
+            f"{request.downloaded_at.isoformat()} is already stale (the strictest pack "
+            f"stopped accepting it at {stale_at.isoformat()}); screening would block every "
+            "number with it: import a fresh download, or pass force=true")
 
 
 async def _sweep(runtime: ServiceRuntime, incoming: Path) -> None:
@@ -143,22 +181,20 @@ def _mtime(path: Path) -> float:
 async def _run(runtime: ServiceRuntime, job_id: str, request: ImportRequest, upload: Path,
                sha256: str) -> None:
     directory = Path(_settings(runtime).registry_dir)
-    scratch = upload.with_suffix(".numbers")
     progress = Progress()
-    parse = asyncio.ensure_future(asyncio.to_thread(
-        parse_file, upload, request.name, known_registries()[request.name].country_code,
-        progress, scratch))
+    copy_id = str(uuid.uuid4())
+    out = copy_path(directory, request.name, copy_id)
+    stored = False
     try:
-        while not parse.done():
-            await asyncio.wait({parse}, timeout=_PROGRESS_S)
-            await _update(runtime, job_id, lines_read=progress.lines, numbers=progress.numbers,
-                          updated_at=runtime.clock.now())
-        numbers = parse.result()
-        copy = CopyInForce(copy_id=str(uuid.uuid4()), name=request.name, version=request.version,
+        count = await _in_thread(runtime, job_id, progress, parse_file, upload, request.name,
+                                 known_registries()[request.name].fmt, progress,
+                                 upload.with_suffix(".runs"), out)
+        copy = CopyInForce(copy_id=copy_id, name=request.name, version=request.version,
                            downloaded_at=request.downloaded_at, imported_at=runtime.clock.now(),
-                           count=len(numbers), sha256=sha256)
-        await asyncio.to_thread(save_numbers, copy_path(directory, copy.name, copy.copy_id), numbers)
-        index = await asyncio.to_thread(DncIndex.from_ints, numbers, copy.version)
+                           count=count, sha256=sha256)
+        progress.phase = "build"
+        index = await _in_thread(runtime, job_id, progress, load_index, directory, copy,
+                                 progress.checkpoint)
         async with runtime.sessions() as session, session.begin():
             await session.execute(insert(registry_copies).values(
                 copy_id=copy.copy_id, name=copy.name, version=copy.version,
@@ -166,10 +202,11 @@ async def _run(runtime: ServiceRuntime, job_id: str, request: ImportRequest, upl
                 sha256=copy.sha256, job_id=job_id))
             await _finish(session, job_id, copy.imported_at, state="succeeded",
                           copy_id=copy.copy_id, lines_read=progress.lines, numbers=copy.count)
+        stored = True
         shared_registries(runtime).install(copy, index)
         await _prune(runtime, directory, copy.name)
         REGISTRY_IMPORTS.labels(copy.name, "succeeded").inc()
-        log.info("registry %s copy %s in force: %d numbers", copy.name, copy.version, copy.count)
+        log.info("registry %s copy %s imported: %d numbers", copy.name, copy.version, copy.count)
     except asyncio.CancelledError:
         progress.stop = True  # a thread cannot be cancelled: ask it to stop
         raise
@@ -181,31 +218,37 @@ async def _run(runtime: ServiceRuntime, job_id: str, request: ImportRequest, upl
         log.exception("registry import %s failed", job_id)
         await _fail(runtime, job_id, progress, f"import failed: {type(exc).__name__}", None)
     finally:
-        await asyncio.to_thread(_discard, upload, scratch)
+        await asyncio.to_thread(_discard, upload, *(() if stored else (out,)))
+
+
+async def _in_thread(runtime: ServiceRuntime, job_id: str, progress: Progress,
+                     work: Callable[..., T], *args: Any) -> T:
+    """Run ``work(*args)`` in a thread, writing the job's progress (its heartbeat) every
+    ``_PROGRESS_S`` seconds meanwhile, whatever the phase (parse, merge, build)."""
+    task = asyncio.ensure_future(asyncio.to_thread(work, *args))
+    while not task.done():
+        await asyncio.wait({task}, timeout=_PROGRESS_S)
+        await _update(runtime, job_id, lines_read=progress.lines, numbers=progress.numbers,
+                      updated_at=runtime.clock.now())
+    return task.result()
 
 
 def _discard(*paths: Path) -> None:
+    """Remove files, and directories (the scratch runs of an import) with their files."""
     for path in paths:
-        path.unlink(missing_ok=True)
-
-
-def save_numbers(path: Path, numbers: U64Array) -> None:
-    """Write the numbers (``.npy``) under a temporary name, then rename: never half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".partial")
-    with partial.open("wb") as out:
-        np.save(out, numbers)
-        out.flush()
-        os.fsync(out.fileno())
-    partial.replace(path)
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
 
 
 async def _prune(runtime: ServiceRuntime, directory: Path, name: str) -> None:
-    """Delete the files of copies older than the ``_KEEP_FILES`` newest (rows stay)."""
+    """Delete the files of copies ranking below the ``_KEEP_FILES`` highest (rows stay)."""
     async with runtime.sessions() as session:
         old = (await session.execute(
             select(registry_copies.c.copy_id).where(registry_copies.c.name == name)
-            .order_by(registry_copies.c.imported_at.desc()).offset(_KEEP_FILES))).scalars()
+            .order_by(registry_copies.c.downloaded_at.desc(), registry_copies.c.imported_at.desc())
+            .offset(_KEEP_FILES))).scalars()
         await asyncio.to_thread(_discard, *(copy_path(directory, name, c) for c in old))
 
 

@@ -8,24 +8,30 @@ the effective policy from a cache keyed by (jurisdictions, tenant, campaign), ev
 ``clock.now()``, cap a clearance's ``valid_until``, then store every decision of the poll
 in bulk: an event in the lead's ``decisions-<lead_id>`` stream and a ``decisions`` row.
 An error while deciding one lead blocks that lead with the reason; it never clears it
-and never fails the batch. A lead whose campaign compliance has not heard of yet is
-blocked ``campaign.unknown`` with ``earliest_callable_at`` = now +
-``unknown_campaign_retry_s``, so the leads service re-dues it shortly. Finally the
-jurisdictions the poll's campaigns dial into widen their abandon-rate budgets
-(``budget``).
+and never fails the batch. When the facts consumer was last caught up more than
+``facts_max_lag_s`` ago (``facts_watermark``), every lead is blocked ``facts.stale`` until
+``facts_stale_retry_s`` later: attempts, refusals and consents may be missing. A lead
+whose campaign compliance has not heard of yet is blocked ``campaign.unknown`` with
+``earliest_callable_at`` = now + ``unknown_campaign_retry_s``, doubled for each
+consecutive ``campaign.unknown`` decision of the lead (the previous delay, read from its
+latest decision), capped at ``unknown_campaign_retry_max_s``; so the leads service re-dues
+it shortly, then less and less often. Finally the jurisdictions the poll's campaigns dial
+into widen their abandon-rate budgets (``budget``).
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from prometheus_client import Counter
+from sqlalchemy import func, insert, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from common.clock import Clock
@@ -37,6 +43,7 @@ from common.pii import mask_phone, mask_phones_in_text
 from compliance.adapters.db import decisions
 from compliance.app.budget import BudgetKeeper, CampaignKey
 from compliance.app.dnc_directory import DncDirectory
+from compliance.app.facts_watermark import FACTS_GROUP, caught_up_at
 from compliance.app.lead_facts import LeadFacts, attempt_lookback, load_facts
 from compliance.app.registries import NationalRegistries
 from compliance.domain.decision import Decision, Reason, ScreeningFacts, ScreeningRequest
@@ -62,6 +69,12 @@ _ERROR_RULES: dict[type[Exception], str] = {
     UnknownTimeZoneError: "zone.invalid",
     UnknownJurisdictionError: "jurisdiction.unknown",
 }
+
+
+RETRY_BLOCKS = Counter(
+    "kaden_compliance_retry_blocks_total",
+    "Recorded decisions blocked for a retry, by rule (campaign.unknown, facts.stale)", ["rule"])
+_RETRY_RULES = ("campaign.unknown", "facts.stale")
 
 
 def decision_stream_id(lead_id: str) -> str:
@@ -105,6 +118,11 @@ class Screener:
         now = self._clock.now()
         screened = await self.screen_many(session, dues, now)
         await self.store(session, screened)
+        for s in screened:
+            blocking = {r.rule_id for r in s.event.reasons} if s.event.outcome == "blocked" else ()
+            for rule in _RETRY_RULES:
+                if rule in blocking:
+                    RETRY_BLOCKS.labels(rule).inc()
         seen: dict[CampaignKey, set[str]] = {}
         for s in screened:
             if s.record["policy_version"] != "none":
@@ -117,12 +135,23 @@ class Screener:
                           ) -> list[Screened]:
         """Decide ``(tenant, lead.due)`` pairs at ``now`` with every fact: prepares the
         in-process facts, loads attempts, refusals, consents and campaigns in bulk (four
-        queries), then :meth:`screen` each with its ``extras[i]``. Stores nothing."""
+        queries), the facts watermark (staleness against the clock, whatever ``now``) and
+        the latest decision of leads whose campaign is unknown, then :meth:`screen` each
+        with its ``extras[i]``. Stores nothing."""
         await self.prepare(session, dues)
         book = await load_facts(session, [(t, d.campaign_id, d.phone_e164) for t, d in dues],
                                 now, self._lookback)
+        group = f"{self._settings.kafka_topic_prefix}{FACTS_GROUP}"
+        watermark = await caught_up_at(session, group)
+        lag_s = math.inf if watermark is None else max(
+            0.0, (self._clock.now() - watermark).total_seconds())
+        leads = [replace(book.for_lead(t, d.campaign_id, d.phone_e164), facts_lag_s=lag_s)
+                 for t, d in dues]
+        retries = await _unknown_retries(
+            session, {(t, d.lead_id) for (t, d), f in zip(dues, leads, strict=True)
+                      if f.campaign is None})
         return [self.screen(t, d, now, extras[i] if extras else None,
-                            book.for_lead(t, d.campaign_id, d.phone_e164))
+                            replace(leads[i], unknown_retry_s=retries.get((t, d.lead_id))))
                 for i, (t, d) in enumerate(dues)]
 
     async def prepare(self, session: AsyncSession, dues: Sequence[tuple[str, LeadDueV1]]) -> None:
@@ -143,7 +172,10 @@ class Screener:
         lists = self._directory.consulted(tenant_id)
         facts = facts or LeadFacts(tenant_id, due.phone_e164, due.campaign_id)
         try:
-            decision = self._decide(tenant_id, due, now, extra or {}, facts)
+            if facts.facts_lag_s > self._settings.facts_max_lag_s:
+                decision = self._facts_stale(tenant_id, due, now, facts.facts_lag_s)
+            else:
+                decision = self._decide(tenant_id, due, now, extra or {}, facts)
         except Exception as exc:
             decision = self._failed_closed(tenant_id, due, now, exc)
         if decision.outcome == "cleared":
@@ -184,7 +216,7 @@ class Screener:
                 extra: Mapping[str, Any], lead: LeadFacts) -> Decision:
         campaign = lead.campaign
         if campaign is None:
-            return self._campaign_unknown(tenant_id, due, now)
+            return self._campaign_unknown(tenant_id, due, now, lead.unknown_retry_s)
         request = ScreeningRequest(
             tenant_id=tenant_id, campaign_id=due.campaign_id, lead_id=due.lead_id,
             number=due.phone_e164, subject=lead.product, product=lead.product,
@@ -223,19 +255,41 @@ class Screener:
         return decision.model_copy(update={"valid_until": cap,
                                            "reasons": [*decision.reasons, note]})
 
-    def _campaign_unknown(self, tenant_id: str, due: LeadDueV1, now: datetime) -> Decision:
-        """Blocked until ``unknown_campaign_retry_s`` later: without the campaign's
-        settings (caller ID, product, consent requirement) no rule can be trusted to
-        clear, and a block without an earliest instant would close the lead."""
-        retry = now + timedelta(seconds=self._settings.unknown_campaign_retry_s)
+    def _campaign_unknown(self, tenant_id: str, due: LeadDueV1, now: datetime,
+                          previous_s: float | None) -> Decision:
+        """Blocked until ``unknown_campaign_retry_s`` later, doubled from ``previous_s``
+        (the lead's previous ``campaign.unknown`` delay), capped at
+        ``unknown_campaign_retry_max_s``: without the campaign's settings (caller ID,
+        product, consent requirement) no rule can be trusted to clear, and a block
+        without an earliest instant would close the lead."""
+        s = self._settings
+        delay_s = s.unknown_campaign_retry_s if previous_s is None else min(
+            max(2 * previous_s, s.unknown_campaign_retry_s), s.unknown_campaign_retry_max_s)
         text = (f"compliance has not yet received the settings of campaign {due.campaign_id} "
                 f"(caller ID, product, consent requirement); screened again after "
-                f"{self._settings.unknown_campaign_retry_s:g} s (fail closed)")
+                f"{delay_s:g} s (fail closed)")
+        return self._retry_block(tenant_id, due, now, "campaign.unknown", delay_s, text)
+
+    def _facts_stale(self, tenant_id: str, due: LeadDueV1, now: datetime,
+                     lag_s: float) -> Decision:
+        """Blocked until ``facts_stale_retry_s`` later: the facts consumer is behind, so
+        past attempts, refusals or consents may be missing."""
+        s = self._settings
+        age = "never" if math.isinf(lag_s) else f"{lag_s:.0f} s ago"
+        text = (f"attempts, refusals and consents were last complete {age} (more than "
+                f"{s.facts_max_lag_s:g} s: the facts consumer is behind); screened again "
+                f"after {s.facts_stale_retry_s:g} s (fail closed)")
+        return self._retry_block(tenant_id, due, now, "facts.stale", s.facts_stale_retry_s, text)
+
+    @staticmethod
+    def _retry_block(tenant_id: str, due: LeadDueV1, now: datetime, rule_id: str,
+                     delay_s: float, text: str) -> Decision:
+        retry = now + timedelta(seconds=delay_s)
         return Decision(
             outcome="blocked", decided_at=now, tenant_id=tenant_id, campaign_id=due.campaign_id,
             lead_id=due.lead_id, number_masked=mask_phone(due.phone_e164), policy_version="none",
             packs=[], jurisdictions=[], zones=[], inputs={}, earliest_callable_at=retry,
-            reasons=[Reason(rule_id="campaign.unknown", effect="block", source="screening",
+            reasons=[Reason(rule_id=rule_id, effect="block", source="screening",
                             until=retry, text=text)])
 
     @staticmethod
@@ -262,3 +316,29 @@ class Screener:
             .where(event_store.c.tenant_id.in_(tenants), event_store.c.stream_id.in_(streams))
             .group_by(event_store.c.tenant_id, event_store.c.stream_id))
         return {(t, s): int(v) for t, s, v in rows}
+
+
+async def _unknown_retries(session: AsyncSession, leads: set[tuple[str, str]]
+                           ) -> dict[tuple[str, str], float]:
+    """For each (tenant, lead) whose latest decision blocked ``campaign.unknown``, that
+    decision's retry delay in seconds; one query (the latest row per lead,
+    ``ix_decisions_lead``)."""
+    if not leads:
+        return {}
+    d = decisions
+    latest = (select(d.c.tenant_id, d.c.lead_id, func.max(d.c.decided_at).label("at"))
+              .where(tuple_(d.c.tenant_id, d.c.lead_id).in_(sorted(leads)))
+              .group_by(d.c.tenant_id, d.c.lead_id).subquery())
+    rows = await session.execute(
+        select(d.c.tenant_id, d.c.lead_id, d.c.decided_at, d.c.payload).join(
+            latest, (d.c.tenant_id == latest.c.tenant_id) & (d.c.lead_id == latest.c.lead_id)
+            & (d.c.decided_at == latest.c.at)))
+    delays: dict[tuple[str, str], float] = {}
+    for t, lead, decided_at, payload in rows:
+        retry = payload.get("earliest_callable_at")
+        if retry and any(r.get("rule_id") == "campaign.unknown" and r.get("effect") == "block"
+                         for r in payload.get("reasons", ())):
+            until = datetime.fromisoformat(retry.replace("Z", "+00:00"))
+            delays[(t, lead)] = max(delays.get((t, lead), 0.0),
+                                    (until - decided_at).total_seconds())
+    return delays

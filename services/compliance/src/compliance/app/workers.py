@@ -15,6 +15,7 @@ from compliance.app.budget import BudgetKeeper
 from compliance.app.dispositions import DispositionHandler
 from compliance.app.dnc_directory import DncDirectory
 from compliance.app.facts import FactsRecorder
+from compliance.app.facts_watermark import FACTS_GROUP, FactsWatermark
 from compliance.app.registries import shared_registries
 from compliance.app.screening import Screener
 from compliance.domain.policy import PolicyCatalog
@@ -60,7 +61,8 @@ class ScreeningWorker:
 
 class FactsWorker:
     """Loads the policy catalog (for budgets), then records campaign facts, call attempts
-    and refusals from ``campaigns``, ``calls`` and ``agents``."""
+    and refusals from ``campaigns``, ``calls`` and ``agents``, and keeps the consumer's
+    watermark (``facts_watermark``) beside it."""
 
     name = "facts"
 
@@ -68,8 +70,9 @@ class FactsWorker:
         self._runtime = runtime
         self._recorder: FactsRecorder | None = None
         self._runner = runtime.consumer(
-            "compliance-facts", [Topic.CAMPAIGNS, Topic.CALLS, Topic.AGENTS],
+            FACTS_GROUP, [Topic.CAMPAIGNS, Topic.CALLS, Topic.AGENTS],
             batch_handler=self._handle)
+        self._watermark: FactsWatermark | None = None
 
     async def run(self) -> None:
         settings = self._runtime.settings
@@ -77,10 +80,20 @@ class FactsWorker:
         catalog = await asyncio.to_thread(PolicyCatalog.bundled)
         self._recorder = FactsRecorder(BudgetKeeper(catalog, self._runtime.event_store),
                                        settings.refusal_dispositions, self._runtime.clock)
-        await self._runner.run()
+        self._watermark = FactsWatermark(
+            self._runner, self._runtime.sessions, settings.kafka_bootstrap_servers,
+            self._runtime.clock, settings.facts_watermark_interval_s)
+        watermark = asyncio.create_task(self._watermark.run())
+        try:
+            await self._runner.run()
+        finally:
+            self._watermark.stop()
+            await watermark
 
     def stop(self) -> None:
         self._runner.stop()
+        if self._watermark is not None:
+            self._watermark.stop()
 
     async def _handle(self, session: AsyncSession, events: Sequence[ConsumedEvent]) -> None:
         assert self._recorder is not None, "the runner starts after the recorder is built"

@@ -16,9 +16,9 @@ reference store, so readers never see a half-built index.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from itertools import islice
+from itertools import islice, pairwise
 
 import numpy as np
 import numpy.typing as npt
@@ -29,7 +29,7 @@ _MIN_DIR_BITS = 14  # leaves <= 16 low bits: uint16 storage
 _MAX_DIR_BITS = 24
 _PER_SLOT = 8  # target numbers per directory slot: ~2 cache misses per lookup
 _COMPACT_FROM = 1 << 16  # smaller buckets stay plain uint32 (no directory overhead)
-_CHUNK = 1 << 22
+_CHUNK = 1 << 21  # numbers handled at a time while building (16 MiB of uint64)
 
 U64Array = npt.NDArray[np.uint64]
 BoolArray = npt.NDArray[np.bool_]
@@ -55,16 +55,9 @@ class _Bucket:
     @classmethod
     def of(cls, rests: npt.NDArray[np.uint32]) -> _Bucket:
         """Bucket of sorted distinct remainders."""
-        if len(rests) < _COMPACT_FROM:
-            return cls(low=rests, view=rests.data, directory=None, dir_view=None, shift=0)
-        bits = min(_MAX_DIR_BITS, max(_MIN_DIR_BITS, (len(rests) // _PER_SLOT).bit_length()))
-        shift = _REST_BITS - bits
-        edges = np.arange((1 << bits) + 1, dtype=np.uint64) << np.uint64(shift)
-        directory = np.searchsorted(rests, edges).astype(np.uint32)
-        low = (rests & np.uint32((1 << shift) - 1)).astype(np.uint16)
-        return cls(
-            low=low, view=low.data, directory=directory, dir_view=directory.data, shift=shift
-        )
+        builder = _BucketBuilder(len(rests))
+        builder.add(rests)
+        return builder.bucket()
 
     def rests(self) -> npt.NDArray[np.uint32]:
         """The full sorted remainders (used when compacting)."""
@@ -120,6 +113,53 @@ class _Bucket:
         return int(self.low.nbytes) + (0 if self.directory is None else int(self.directory.nbytes))
 
 
+class _BucketBuilder:
+    """Fills a bucket of a known size from its sorted remainders, chunk by chunk: the
+    stored arrays are allocated once at their final size, temporaries are per chunk."""
+
+    def __init__(self, count: int) -> None:
+        self.count, self.filled, self.slots_done = count, 0, 0
+        self.directory: npt.NDArray[np.uint32] | None = None
+        self.shift = 0
+        if count < _COMPACT_FROM:
+            self.low: npt.NDArray[np.uint16] | npt.NDArray[np.uint32] = np.empty(count, np.uint32)
+            return
+        bits = min(_MAX_DIR_BITS, max(_MIN_DIR_BITS, (count // _PER_SLOT).bit_length()))
+        self.shift = _REST_BITS - bits
+        self.low = np.empty(count, np.uint16)
+        self.directory = np.empty((1 << bits) + 1, np.uint32)
+
+    def add(self, rests: npt.NDArray[np.uint32]) -> None:
+        """Append the next sorted remainders (all above those added before)."""
+        start, n = self.filled, len(rests)
+        if n == 0:
+            return
+        if self.directory is None:
+            self.low[start:start + n] = rests
+        else:
+            # directory[j] = index of the first remainder >= j << shift; the slots whose
+            # first remainder lies in this chunk are those up to the last one's slot.
+            self.low[start:start + n] = rests & np.uint32((1 << self.shift) - 1)
+            upto = (int(rests[-1]) >> self.shift) + 1
+            for first in range(self.slots_done, upto, _CHUNK):
+                last = min(upto, first + _CHUNK)
+                edges = np.arange(first, last, dtype=np.uint32) << np.uint32(self.shift)
+                self.directory[first:last] = start + np.searchsorted(rests, edges)
+            self.slots_done = max(self.slots_done, upto)
+        self.filled += n
+
+    def bucket(self) -> _Bucket:
+        """The finished bucket (every remainder added)."""
+        if self.filled != self.count:
+            raise ValueError(f"bucket got {self.filled} numbers, expected {self.count}")
+        if self.directory is None:
+            return _Bucket(low=self.low, view=self.low.data, directory=None, dir_view=None,
+                           shift=0)
+        self.directory[self.slots_done:] = self.count
+        return _Bucket(low=self.low, view=self.low.data, directory=self.directory,
+                       dir_view=self.directory.data, shift=self.shift)
+
+
 @dataclass(frozen=True)
 class _Snapshot:
     buckets: dict[int, _Bucket]
@@ -142,12 +182,35 @@ class DncIndex:
     def from_ints(cls, numbers: U64Array, version: str) -> DncIndex:
         """Build from an array of E.164 digit integers (any order, duplicates allowed)."""
         values = _sorted_unique(numbers)
-        cuts = np.flatnonzero(np.diff(values // np.uint64(_SPLIT))) + 1
-        buckets: dict[int, _Bucket] = {}
-        for part in np.split(values, cuts) if len(values) else []:
-            rests = (part % np.uint64(_SPLIT)).astype(np.uint32)
-            buckets[int(part[0]) // _SPLIT] = _Bucket.of(rests)
-        return cls(version, _Snapshot(buckets=buckets, size=len(values)))
+        return cls.from_sorted_chunks(
+            lambda: (values[i:i + _CHUNK] for i in range(0, len(values), _CHUNK)), version)
+
+    @classmethod
+    def from_sorted_chunks(cls, chunks: Callable[[], Iterable[U64Array]], version: str, *,
+                           on_chunk: Callable[[int], None] | None = None) -> DncIndex:
+        """Build from sorted distinct E.164 digit integers delivered in chunks.
+
+        ``chunks()`` is called twice (one pass counts each bucket, the next fills it), so
+        memory is the index plus one chunk: a registry file is read from disk, never held.
+        ``on_chunk(numbers)`` is called after each chunk (progress; it may raise to stop).
+        Raises ValueError if the values are not strictly increasing.
+        """
+        counts: dict[int, int] = {}
+        previous = -1
+        for chunk in chunks():
+            previous = _check_increasing(chunk, previous)
+            for key, start, stop in _runs_of_keys(chunk):
+                counts[key] = counts.get(key, 0) + stop - start
+            if on_chunk is not None:
+                on_chunk(len(chunk))
+        builders = {key: _BucketBuilder(count) for key, count in counts.items()}
+        for chunk in chunks():
+            for key, start, stop in _runs_of_keys(chunk):
+                builders[key].add((chunk[start:stop] % np.uint64(_SPLIT)).astype(np.uint32))
+            if on_chunk is not None:
+                on_chunk(len(chunk))
+        buckets = {key: builder.bucket() for key, builder in builders.items()}
+        return cls(version, _Snapshot(buckets=buckets, size=sum(counts.values())))
 
     @classmethod
     def from_e164(cls, numbers: Iterable[str], version: str) -> DncIndex:
@@ -245,3 +308,22 @@ def _sorted_unique(numbers: U64Array) -> U64Array:
     keep[0] = True
     np.not_equal(values[1:], values[:-1], out=keep[1:])
     return values[keep]
+
+
+def _check_increasing(chunk: U64Array, previous: int) -> int:
+    """The chunk's last value; ValueError unless ``previous < chunk[0] < chunk[1] < ...``."""
+    if len(chunk) == 0:
+        return previous
+    if int(chunk[0]) <= previous or bool((chunk[1:] <= chunk[:-1]).any()):
+        raise ValueError("registry numbers are not sorted and distinct")
+    return int(chunk[-1])
+
+
+def _runs_of_keys(chunk: U64Array) -> Iterator[tuple[int, int, int]]:
+    """``(bucket key, start, stop)`` of each run of one bucket in a sorted chunk."""
+    if len(chunk) == 0:
+        return
+    keys = chunk // np.uint64(_SPLIT)
+    cuts = [0, *(np.flatnonzero(keys[1:] != keys[:-1]) + 1).tolist(), len(chunk)]
+    for start, stop in pairwise(cuts):
+        yield int(keys[start]), start, stop
