@@ -20,6 +20,7 @@ class Kaden(Policy):
 
     name = "kaden predictive"
     learns = True
+    needs_elapsed = True
 
     def __init__(self, knob: float = 0.03, grace: float = 2.0) -> None:
         self.config = PacingConfig(target_abandon_rate=knob, answer_grace=grace)
@@ -131,6 +132,7 @@ class Lookahead(Policy):
 
     name = "lookahead"
     learns = True
+    needs_elapsed = True
 
     def __init__(self, knob: float, grace: float = 2.0) -> None:
         self.factor = knob

@@ -97,8 +97,8 @@ def render(runs: list[dict[str, Any]], meta: dict[str, Any]) -> str:
         f"best {timing['best_us']:.0f} µs, p99 {timing['p99_us']:.0f} µs",
         f"- 8.5-hour L200 shift with our pacer: mean {l200['mean']:.1f} s, max "
         f"{l200['max']:.1f} s (wall time per shift inside a busy worker)",
-        f"- whole benchmark: {meta['total_seconds'] / 60:.1f} min on {meta['workers']} workers "
-        f"({meta['cpu_count']} CPUs)",
+        f"- whole benchmark: {meta['total_seconds'] / 60:.1f} min wall on "
+        f"{meta['workers']} workers ({meta['cpu_count']} CPUs)" + _cpu_note(meta),
         "- tuned knobs: " + "; ".join(f"{k} = {v:.4g}" for k, v in meta["knobs"].items()),
         "- LP sizes: " + "; ".join(
             f"{k}: {int(v['states'])} states, {v['seconds']:.1f} s" for k, v in optimum.items()),
@@ -110,6 +110,21 @@ def render(runs: list[dict[str, Any]], meta: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
+
+
+def _cpu_note(meta: dict[str, Any]) -> str:
+    """CPU seconds of the pool (tuning, evaluation, LP), when the run recorded them."""
+    cpu = meta.get("cpu_seconds")
+    if not cpu:
+        return ""
+    total = sum(cpu.values())
+    cached = ", LP optima from the cache" if meta.get("lp_from_cache") else ""
+    return (f"; {total:.0f} CPU-s in the workers ({total / 60 / meta['workers']:.1f} min "
+            f"per worker: tuning {cpu['tuning']:.0f}, evaluation {cpu['evaluation']:.0f}, "
+            f"LP {cpu['lp']:.0f}{cached})") + "".join(
+        f"; then `--only '{r['contender']}'` re-tuned and re-evaluated that policy: "
+        f"{r['seconds'] / 60:.1f} min wall, {r['cpu_seconds']:.0f} CPU-s"
+        for r in meta.get("reruns", []))
 
 
 def partial_report(results: Path) -> str:

@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from bench.pacing.report import OURS, render
 from bench.pacing.scenarios import ALL, BASE, TWINS, VARIANTS
 from bench.pacing.timing import decision_microseconds
-from bench.pacing.tune import CONTENDERS, run_task, tune
+from bench.pacing.tune import BY_NAME, CONTENDERS, run_task, tune
 from bench.pacing.twins import twin_optimum
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
@@ -42,9 +42,10 @@ def lp_key(name: str) -> str:
 
 def lp_task(name: str) -> tuple[str, dict[str, float]]:
     """Exact optimum of one twin (worker entry point)."""
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     result = twin_optimum(ALL[name])
     result["seconds"] = time.perf_counter() - start
+    result["cpu_seconds"] = time.process_time() - cpu
     return name, result
 
 
@@ -69,7 +70,13 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--recompute-lp", action="store_true",
                         help=f"solve the twins' LPs even if cached in {LP_CACHE.name}")
+    parser.add_argument("--only", choices=[c.name for c in CONTENDERS],
+                        help="re-tune and re-evaluate this policy alone and merge it into "
+                             "the results of the last full run (every run is deterministic)")
     args = parser.parse_args()
+    if args.only:
+        rerun_one(args)
+        return
     if args.quick:
         args.seeds, args.tuning_seeds, args.rounds = 3, 2, 2
     started = time.perf_counter()
@@ -84,7 +91,8 @@ def main() -> None:
         lp_jobs = [pool.apply_async(lp_task, (twin.name,)) for twin in TWINS
                    if twin.name not in optimum]
         log(f"tuning on seeds {tuning_seeds[0]}..{tuning_seeds[-1]}")
-        knobs = tune(pool, tuning_seeds, args.rounds, log)
+        knobs, tuning_cpu = tune(pool, tuning_seeds, args.rounds, log)
+        log(f"tuned ({tuning_cpu:.0f} CPU-s)")
         tasks = []
         for contender in CONTENDERS:
             for scenario in BASE + VARIANTS + TWINS:
@@ -108,7 +116,8 @@ def main() -> None:
                 partial.flush()
                 if (i + 1) % 100 == 0:
                     log(f"  {i + 1}/{len(tasks)} shifts")
-        optimum.update(job.get() for job in lp_jobs)
+        solved = dict(job.get() for job in lp_jobs)
+        optimum.update(solved)
     log("timing one decision for 1,000 agents")
     timing = decision_microseconds()
     ours_l200 = [r["seconds"] for r in runs
@@ -121,6 +130,12 @@ def main() -> None:
         "decision_1000_agents_us": timing,
         "l200_shift_seconds_ours": {"mean": statistics.mean(ours_l200), "max": max(ours_l200)},
         "total_seconds": time.perf_counter() - started,
+        "cpu_seconds": {
+            "tuning": tuning_cpu,
+            "evaluation": sum(r["cpu_seconds"] for r in runs),
+            "lp": sum(v.get("cpu_seconds", 0.0) for v in solved.values()),
+        },
+        "lp_from_cache": sorted(set(optimum) - set(solved)),
         "workers": args.workers,
         "cpu_count": os.cpu_count(),
     }
@@ -131,6 +146,32 @@ def main() -> None:
     (args.out / "pacing.json").write_text(json.dumps({"meta": meta, "runs": runs}, indent=1))
     LP_CACHE.write_text(json.dumps({lp_key(k): v for k, v in optimum.items()}, indent=1))
     log(f"wrote {args.out / 'pacing.md'} and {args.out / 'pacing.json'}")
+
+
+def rerun_one(args: argparse.Namespace) -> None:
+    """Re-tune and re-evaluate ``args.only`` and merge it into ``pacing.json``/``.md``."""
+    started = time.perf_counter()
+    saved = json.loads((args.out / "pacing.json").read_text())
+    meta, runs = saved["meta"], saved["runs"]
+    with get_context("fork").Pool(args.workers) as pool:
+        knobs, tuning_cpu = tune(pool, meta["tuning_seeds"], args.rounds, print, only=args.only)
+        contender = BY_NAME[args.only]
+        tasks = [(contender.name, sc.name, knobs.get((contender.name, sc.tuning_scenario),
+                                                     contender.default_knob), seed)
+                 for sc in BASE + VARIANTS + TWINS
+                 if not sc.markovian or contender.name in ("progressive", OURS)
+                 for seed in meta["evaluation_seeds"]]
+        fresh = list(pool.imap_unordered(run_task, tasks, chunksize=1))
+    runs = [r for r in runs if r["contender"] != args.only] + fresh
+    meta["knobs"] = {k: v for k, v in meta["knobs"].items() if not k.startswith(args.only + " @")}
+    meta["knobs"].update({f"{name} @ {sc}": k for (name, sc), k in knobs.items()})
+    meta.setdefault("reruns", []).append({
+        "contender": args.only, "seconds": time.perf_counter() - started,
+        "cpu_seconds": tuning_cpu + sum(r["cpu_seconds"] for r in fresh)})
+    table = render(runs, meta)
+    print(table)
+    (args.out / "pacing.md").write_text(table)
+    (args.out / "pacing.json").write_text(json.dumps({"meta": meta, "runs": runs}, indent=1))
 
 
 if __name__ == "__main__":

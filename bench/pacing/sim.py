@@ -36,6 +36,8 @@ class Policy:
     # A function of the counts alone (no elapsed times, no memory): when nothing happened
     # since its last decision it would dial nothing, so the simulator skips the call.
     counts_only = False
+    # Whether it reads the elapsed times (else it gets zeros of the right length).
+    needs_elapsed = False
 
     def decide(self, state: PacingState) -> int:
         raise NotImplementedError
@@ -195,11 +197,14 @@ def simulate(
             obs_other.clear()
             obs_handle.clear()
             next_refresh = t + STATS_REFRESH
-        now_arr = np.fromiter(busy_start.values(), np.float64, len(busy_start))
-        ring_arr = np.fromiter(in_flight.values(), np.float64, len(in_flight))
+        if policy.needs_elapsed:
+            busy_elapsed = t - np.fromiter(busy_start.values(), np.float64, len(busy_start))
+            ring_elapsed = t - np.fromiter(in_flight.values(), np.float64, len(in_flight))
+        else:
+            busy_elapsed, ring_elapsed = np.zeros(len(busy_start)), np.zeros(len(in_flight))
         state = PacingState(
             now=t, idle_agents=len(idle), paused_agents=len(paused),
-            busy_elapsed=t - now_arr, ring_elapsed=t - ring_arr,
+            busy_elapsed=busy_elapsed, ring_elapsed=ring_elapsed,
             waiting_answers=len(waiting_alive), statistics=stats,
             budget=AbandonBudget(window.window_start, window.window_length,
                                  win_answers, win_abandons),
@@ -212,13 +217,14 @@ def simulate(
             return
         stream.ensure(next_call + n)
         measured = WARMUP <= t < END
+        p_live = live_p(t)
         for _ in range(n):
             k = next_call
             next_call += 1
             in_flight[k] = t
             if measured:
                 m.dials += 1
-            live = u_live[k] < live_p(t)
+            live = u_live[k] < p_live
             if markov:
                 end = t + flight_mean * e_flight[k]
                 if live:

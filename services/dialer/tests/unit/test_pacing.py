@@ -69,10 +69,12 @@ def test_same_state_same_decision_and_state_untouched() -> None:
 
 
 def test_known_state_gives_known_decision() -> None:
-    decision = decide(make_state(), PREDICTIVE)
+    decision = decide(make_state(idle=3), PREDICTIVE)
     assert decision.reason is PacingReason.ABANDON_THRESHOLD
-    assert decision.lines_to_dial == 4  # ahead of progressive, which dials nothing here
-    assert progressive_lines(make_state()) == 0
+    assert decision.lines_to_dial == 3  # ahead of progressive, which dials nothing here
+    assert progressive_lines(make_state(idle=3)) == 0
+    assert decision.explain["marginal_abandon_probability"] <= decision.explain[
+        "abandon_threshold"]
 
 
 def test_explanation_is_json_and_carries_inputs() -> None:
@@ -210,6 +212,37 @@ def test_config_rejects_nonsense() -> None:
         PacingConfig(max_lines_per_agent=0.5)
     with pytest.raises(ValueError):
         replace(PACING_POWER, lines_per_agent=0.0)
+    with pytest.raises(ValueError):
+        PacingConfig(future_dial_weight=-0.5)
+    with pytest.raises(ValueError):
+        PacingConfig(threshold_gain=0.0)
+
+
+def test_counting_future_dials_as_competition_never_means_more_lines() -> None:
+    state = make_state(idle=3, busy=tuple(np.linspace(20.0, 300.0, 40).tolist()))
+    lines = [decide(state, replace(PREDICTIVE, future_dial_weight=w)).lines_to_dial
+             for w in (0.0, 0.5, 1.0)]
+    assert lines == sorted(lines, reverse=True)
+    assert lines[0] > lines[-1]
 
 
 PACING_POWER = PacingConfig(mode=PacingMode.POWER)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_bounded_search_finds_what_the_full_curve_finds(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    for _ in range(50):
+        agents = int(rng.integers(1, 300))
+        busy = int(rng.integers(0, agents + 1))
+        outlook = PipelineOutlook.build(
+            statistics=STATS, idle_agents=agents - busy,
+            busy_elapsed=rng.uniform(0.0, 400.0, busy),
+            ring_elapsed=rng.uniform(0.0, 25.0, int(rng.integers(0, 3 * agents))),
+            waiting_answers=int(rng.integers(0, 2)), grace=2.0, points=8, answer_rate=0.0)
+        bounded = outlook.abandon_curve(20 * agents, bounded=True)
+        full = outlook.abandon_curve(20 * agents)
+        assert bounded.size <= full.size and bounded.committed == full.committed
+        for threshold in (0.005, 0.05, 0.3):
+            budget = float(rng.uniform(0.0, 30.0))
+            assert bounded.largest_dial(threshold, budget) == full.largest_dial(threshold, budget)

@@ -73,7 +73,10 @@ class PacingConfig:
       of planned abandon rate), ``max_planned_rate`` (cap of the planned rate),
       ``reserve_sigmas`` and ``reserve_floor`` (abandons held back, see
       :func:`plan_budget`), ``correction_horizon`` (seconds over which a budget surplus
-      or deficit is worked off) and ``answer_points`` (answer delays the model checks).
+      or deficit is worked off), ``answer_points`` (answer delays the model checks) and
+      ``future_dial_weight`` (share of the live answers of the dials of the coming
+      seconds counted as competing with a new call; 0: the decisions to come account
+      for themselves, which is what the optimal policy of the Markovian twins does).
     """
 
     mode: PacingMode = PacingMode.PREDICTIVE
@@ -82,12 +85,13 @@ class PacingConfig:
     max_lines_per_agent: float = 20.0
     lines_per_agent: float = 2.0
     enforce_budget: bool = True
-    threshold_gain: float = 4.0
-    max_planned_rate: float = 0.1
+    threshold_gain: float = 0.35
+    max_planned_rate: float = 2.0
     reserve_sigmas: float = 1.5
     correction_horizon: float = 3600.0
     reserve_floor: float = 2.0
     answer_points: int = 8
+    future_dial_weight: float = 0.0
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.target_abandon_rate < 1.0:
@@ -96,6 +100,8 @@ class PacingConfig:
             raise ValueError("answer_grace must be >= 0 and max_lines_per_agent >= 1")
         if self.lines_per_agent < 1.0 or self.answer_points < 1:
             raise ValueError("lines_per_agent must be >= 1 and answer_points >= 1")
+        if self.future_dial_weight < 0.0 or self.threshold_gain <= 0.0:
+            raise ValueError("future_dial_weight must be >= 0 and threshold_gain > 0")
 
 
 @dataclass(frozen=True)
@@ -242,9 +248,9 @@ def _predictive(
         waiting_answers=state.waiting_answers,
         grace=config.answer_grace,
         points=config.answer_points,
-        answer_rate=answer_rate,
+        answer_rate=config.future_dial_weight * answer_rate,
     )
-    curve = outlook.abandon_curve(cap)
+    curve = outlook.abandon_curve(cap, bounded=True)
     committed = curve.committed
     plan = plan_budget(state.budget, config, now=state.now, committed=committed,
                        answer_rate=answer_rate)
@@ -263,6 +269,9 @@ def _predictive(
     if plan.allowed <= 0.0:
         return _decision(progressive, PacingReason.BUDGET_EXHAUSTED, info)
     lines, marginal, by_budget = curve.largest_dial(threshold, plan.allowed)
+    if lines == curve.upper < cap:  # the search reached the bound: look further
+        curve = outlook.abandon_curve(cap)
+        lines, marginal, by_budget = curve.largest_dial(threshold, plan.allowed)
     reason = PacingReason.ABANDON_BUDGET if by_budget else PacingReason.ABANDON_THRESHOLD
     if lines == cap and cap > 0:
         reason = PacingReason.LINE_CAP

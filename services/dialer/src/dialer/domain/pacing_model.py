@@ -89,7 +89,7 @@ class PipelineOutlook:
             (demand[points:] + supply[points:]) + (later + 1e-3),
         )
 
-    def abandon_curve(self, upper: int) -> AbandonCurve:
+    def abandon_curve(self, upper: int, *, bounded: bool = False) -> AbandonCurve:
         """Expected abandons among all answers in the pipeline with ``k`` new dials, for
         ``k`` on the grid :data:`DIAL_COUNTS` up to the first count >= ``upper``.
 
@@ -98,7 +98,17 @@ class PipelineOutlook:
         shortfall is a whole number of answers). Its increments include what a new dial
         costs the calls already in flight (it may take the agent one of them would have
         got).
+
+        ``bounded``: stop the grid where the new answers by the last answer-time point
+        exceed the agents that can be free by then by three standard deviations (beyond,
+        nearly every extra live answer is abandoned); the curve's ``upper`` is then that
+        count. Callers whose search reaches it evaluate the full curve.
         """
+        if bounded:
+            per_dial = max(float(self.tables.new_answers[1, -1]), 1e-9)
+            room = max(0.0, -float(self.shortfall_mean[-1])) + 3.0 * math.sqrt(
+                float(self.shortfall_var[-1]) + 1.0)
+            upper = min(upper, 2 * math.ceil(room / per_dial) + 16)
         size = min(int(np.searchsorted(DIAL_COUNTS, max(upper, 1))), DIAL_COUNTS.size - 1) + 1
         mean = self.tables.new_answers[:size] + self.shortfall_mean
         sd = np.sqrt(self.tables.new_answers_var[:size] + self.shortfall_var)
