@@ -75,7 +75,9 @@ async def test_dnc_in_hopper_and_calling_window(platform: Platform) -> None:
     await wait_for(imported, timeout_s=30, what="the import")
     campaign = await _ok(await dialer.post("/v1/campaigns", headers=h, json={
         "name": "window test", "list_ids": [lst["list_id"]], "dial_mode": "progressive",
-        "max_attempts": 2, "retry_delay_s": 60, "caller_id": CALLER_ID}), "campaign")
+        "max_attempts": 2, "retry_delay_s": 60, "caller_id": CALLER_ID,
+        "abandon_message": "This is Kumo Insurance; to stop our calls press 9 or call 212 555 0100."}),
+        "campaign")
     campaign_id = campaign["campaign_id"]
     await _ok(await dialer.post(f"/v1/campaigns/{campaign_id}/start", headers=h), "start")
 

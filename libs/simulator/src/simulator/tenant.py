@@ -35,8 +35,11 @@ class SimulationConfig:
     behaviour: AgentBehaviour = field(default_factory=AgentBehaviour)
     # presented on every call; the dialer refuses to start a campaign without one
     caller_id: str = "+12125550100"
+    # played to a live answer no agent takes within 2 s; required to start, every mode
+    abandon_message: str = ("This is a courtesy call from Demo Renewals. We will call back; "
+                            "to stop our calls, call 212 555 0100.")
     dial_mode: str = "progressive"
-    # other campaign settings of the dialer API (e.g. abandon_message, lines_per_agent)
+    # other campaign settings of the dialer API (e.g. lines_per_agent)
     campaign_settings: dict[str, Any] = field(default_factory=dict)
 
 
@@ -95,7 +98,8 @@ class TenantSimulation:
             "name": self.config.campaign_name, "list_ids": [self.list_id],
             "dial_mode": self.config.dial_mode, "max_attempts": self.config.max_attempts,
             "retry_delay_s": self.config.retry_delay_s, "caller_id": self.config.caller_id,
-            **self.config.campaign_settings}), "create campaign")
+            "abandon_message": self.config.abandon_message, **self.config.campaign_settings}),
+            "create campaign")
         self.campaign_id = campaign["campaign_id"]
         _check(await dialer.post(f"/v1/campaigns/{self.campaign_id}/start", headers=h),
                "start campaign")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import random
 import time
-import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import cast
@@ -26,7 +25,7 @@ from dialer.app.budgets import on_budget_events
 from dialer.app.calls import CallBook
 from dialer.app.dialing_loop import DialingLoop
 from dialer.app.hopper import Hopper
-from dialer.app.ownership import Ownership, OwnershipWorker
+from dialer.app.ownership import Ownership, OwnershipWorker, new_instance_id
 from dialer.app.pacing import Pacer
 from dialer.app.previews import PreviewDesk
 from dialer.app.statistics import StatisticsBook
@@ -64,7 +63,7 @@ def workers(runtime: ServiceRuntime) -> list[Worker]:
     call_book = CallBook(runtime.event_store)
     hopper = Hopper(runtime.event_store, runtime.clock, settings.hopper_cap)
     desk = AgentDesk(call_book)
-    instance_id = settings.instance_id or f"dialer-{uuid.uuid4()}"
+    instance_id = new_instance_id(settings.instance_id)
     ownership = Ownership(static=not settings.partition_ownership)
     pacer = Pacer(hopper_=hopper, call_book=call_book, outbox=runtime.outbox,
                   source=runtime.event_store.source,
@@ -85,7 +84,7 @@ def workers(runtime: ServiceRuntime) -> list[Worker]:
         DialingLoop(sessions=runtime.sessions, clock=runtime.clock, settings=settings,
                     hopper_=hopper, call_book=call_book, gateway=simulated_carrier(settings, runtime.clock),
                     pacer=pacer, previews_=PreviewDesk(hopper, call_book), ownership=ownership,
-                    instance_id=instance_id),
+                    instance_id=instance_id, name=settings.instance_id),
     ]
     if settings.partition_ownership:
         loop_workers.append(OwnershipWorker(

@@ -37,8 +37,10 @@ class DialerSettings(ServiceSettings):
         "this process is assigned in the dialer-pacing group (off: pace every campaign, "
         "for a single process without Kafka)")
     instance_id: str | None = Field(
-        None, max_length=64, description="this dialer process's id on the calls it follows "
-        "(e.g. the pod name); a random one when unset")
+        None, min_length=1, max_length=48, pattern=r"^[A-Za-z0-9._-]+$",
+        description="this dialer process's name (e.g. the pod name): each start follows its "
+        "calls as <name>-<nonce> and ends, at start-up, the calls an earlier start of the "
+        "same name left live; a random name when unset")
     owner_stale_after_s: float = Field(
         15.0, gt=0, description="a dialer process silent this long is gone: the owner of a "
         "campaign ends the calls it left live as failed, seconds")

@@ -40,11 +40,13 @@ from dialer.settings import DialerSettings
 T0 = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
 TENANT = "acme"
 CALLER_ID = "+12125550100"
+ABANDON_MESSAGE = "This is Acme calling; call 212 555 0100 to opt out."
 
 
 def make_loop(sessions: async_sessionmaker[AsyncSession], clock: FixedClock,
               settings: DialerSettings, store: EventStore, hopper: Hopper, calls: CallBook,
-              gateway: Any, ownership: Ownership, instance_id: str) -> DialingLoop:
+              gateway: Any, ownership: Ownership, instance_id: str,
+              name: str | None = None) -> DialingLoop:
     """A dialing loop wired like the service's (outbox of the event store, no Kafka)."""
     pacer = Pacer(hopper_=hopper, call_book=calls, outbox=store.outbox, source=store.source,
                   statistics=StatisticsBook(), owner_id=instance_id,
@@ -54,7 +56,7 @@ def make_loop(sessions: async_sessionmaker[AsyncSession], clock: FixedClock,
     return DialingLoop(sessions=sessions, clock=clock, settings=settings, hopper_=hopper,
                        call_book=calls, gateway=gateway, pacer=pacer,
                        previews_=PreviewDesk(hopper, calls), ownership=ownership,
-                       instance_id=instance_id)
+                       instance_id=instance_id, name=name)
 
 
 @dataclass
@@ -67,22 +69,30 @@ class ScriptedGateway:
     dial_args: list[tuple[float, str | None]] = field(default_factory=list)
     legs: list[tuple[str, str, str | None]] = field(default_factory=list)  # (call, action, msg)
     hold: asyncio.Event | None = None  # when set: wait for it before the terminal progress
+    closed: list[str] = field(default_factory=list)  # calls whose dial iterator was closed
 
     async def dial(self, call_id: str, phone_e164: str, ring_timeout_s: float, *,  # type: ignore[no-untyped-def]
                    caller_id: str | None = None):
         self.dialed.append(phone_e164)
         self.dial_args.append((ring_timeout_s, caller_id))
-        for progress in self.script:
-            if self.hold is not None and progress is not Progress.RINGING:
-                await self.hold.wait()
-            await asyncio.sleep(self.delay_s)
-            yield progress
+        try:
+            for progress in self.script:
+                if self.hold is not None and progress is not Progress.RINGING:
+                    await self.hold.wait()
+                await asyncio.sleep(self.delay_s)
+                yield progress
+        finally:
+            self.closed.append(call_id)
+
+    leg_times: list[float] = field(default_factory=list)  # loop time of each legs entry
 
     async def play_message(self, call_id: str, message: str) -> None:
         self.legs.append((call_id, "play", message))
+        self.leg_times.append(asyncio.get_running_loop().time())
 
     async def hang_up(self, call_id: str) -> None:
         self.legs.append((call_id, "hang_up", None))
+        self.leg_times.append(asyncio.get_running_loop().time())
 
 
 @dataclass
@@ -99,11 +109,12 @@ class Dialer:
     store: EventStore
     previews: PreviewDesk
 
-    def new_loop(self, instance_id: str, ownership: Ownership | None = None) -> DialingLoop:
+    def new_loop(self, instance_id: str, ownership: Ownership | None = None,
+                 name: str | None = None) -> DialingLoop:
         """Another dialer process on the same database."""
         return make_loop(self.sessions, self.clock, self.settings, self.store, self.hopper,
                          self.calls, self.gateway, ownership or Ownership(static=True),
-                         instance_id)
+                         instance_id, name)
 
     async def txn(self, op: Callable[[AsyncSession], Awaitable[Any]]) -> Any:
         async with self.sessions() as session, session.begin():
@@ -127,7 +138,8 @@ class Dialer:
     async def campaign(self, tenant: str = TENANT, start: bool = True, **settings: Any) -> str:
         async def create(session: AsyncSession) -> str:
             row = await self.campaigns.create(session, tenant, name="c", list_ids=("list-1",),
-                                              **{"caller_id": CALLER_ID} | settings)
+                                              **{"caller_id": CALLER_ID,
+                                                 "abandon_message": ABANDON_MESSAGE} | settings)
             if start:
                 await self.campaigns.apply(session, tenant, row.campaign_id, CampaignCommand.START)
             return str(row.campaign_id)
@@ -140,11 +152,12 @@ class Dialer:
             campaign_id, lead, phone, self.clock.now(), valid_s, attempt), tenant=tenant)
 
     async def agent(self, agent_id: str, state: str, campaign_ids: Sequence[str] = (),
-                    call_id: str | None = None, at: datetime | None = None) -> None:
+                    call_id: str | None = None, at: datetime | None = None,
+                    tenant: str = TENANT) -> None:
         await self.deliver(self.agents.on_agent_event, AgentStateChangedV1(
             agent_id=agent_id, session_id=f"s-{agent_id}", state=state,  # type: ignore[arg-type]
             campaign_ids=list(campaign_ids), call_id=call_id, at=at or self.clock.now()),
-            batch=False)
+            tenant=tenant, batch=False)
 
     async def events(self, kind: str) -> list[dict[str, Any]]:
         """Data of the stored events whose type contains ``kind`` (e.g. "call.ended")."""

@@ -5,16 +5,16 @@ databases (use cases driven directly with a scripted gateway; Kafka in test_serv
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 
 from common.db import outbox
 from common.errors import Conflict, NotFound, Unprocessable
 from common.events.catalog import AbandonBudgetSetV1
-from dialer.adapters.db import calls
+from dialer.adapters.db import calls, dialer_instances
 from dialer.adapters.telephony import Progress
 from dialer.app.budgets import Budget, on_budget_events, window_counts
 from dialer.app.ownership import Ownership, partition_of
@@ -22,6 +22,7 @@ from dialer.domain.trunk import TrunkLimits, TrunkMeter
 
 MESSAGE = "This is Acme calling about your renewal; call 212 555 0100 to opt out."
 OVERDIAL = {"abandon_message": MESSAGE}
+LONG_AGO = datetime(2020, 1, 1, tzinfo=UTC)
 
 
 def budget(campaign_id: str, rate: float = 0.03, window_s: int = 86_400,
@@ -167,6 +168,10 @@ async def test_latest_budget_wins_and_window_counts_machines_as_people_where_req
     counts = await dialer.txn(lambda s: window_counts(s, "acme", camp, now=now, budget=us,
                                                       false_positive_rate=0.1))
     assert (counts.live_answers, counts.abandons) == (20, 2)
+    # a campaign that never set its AMD error rate (0) still counts the floor's share
+    counts = await dialer.txn(lambda s: window_counts(s, "acme", camp, now=now, budget=uk,
+                                                      false_positive_rate=0.0))
+    assert (counts.misclassified, counts.abandons) == (1, 3)  # ceil(0.05 x 10)
     await ready_agents(dialer, camp, 1)
     await fill(dialer, camp, 2)
     await dialer.loop.dial()
@@ -224,6 +229,8 @@ async def test_machine_is_hung_up_on_by_default(dialer: Any) -> None:
 
 async def test_recovery_touches_only_owned_campaigns_of_dead_processes(dialer: Any) -> None:
     camps = [await dialer.campaign() for _ in range(6)]
+    while len({partition_of(c, 2) for c in camps}) < 2:  # random ids: both partitions
+        camps[0] = await dialer.campaign()
     for i, camp in enumerate(camps):
         await dialer.agent(f"a{i}", "ready", [camp])
         await dialer.clear(camp, f"lead-{i}", f"+1312555000{i}")
@@ -237,7 +244,8 @@ async def test_recovery_touches_only_owned_campaigns_of_dead_processes(dialer: A
     await survivor.heartbeat()
     await dialer.loop.heartbeat()  # the first process is alive: nothing is touched
     assert await survivor.recover() == 0
-    dialer.clock.advance(dialer.settings.owner_stale_after_s + 1)
+    await dialer.txn(lambda s: s.execute(update(dialer_instances).where(  # silent since
+        dialer_instances.c.instance_id == "dialer-test").values(heartbeat_at=LONG_AGO)))
     await survivor.heartbeat()
     assert await survivor.recover() == len(mine)
     ended = {e["campaign_id"] for e in await dialer.events("call.ended")}

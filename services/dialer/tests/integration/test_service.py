@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -22,6 +23,7 @@ from dialer.main import SPEC
 pytestmark = pytest.mark.kafka
 PHONE = "+13125550142"
 CALLER_ID = "+12125550100"
+MESSAGE = "Acme calling; press 9 to opt out."
 
 
 async def send(svc: RunningService, broker: Any, topic: str, *payloads: EventPayload,
@@ -63,17 +65,23 @@ async def test_campaign_api_state_machine_tenancy_and_hopper_returns(
         cid = camp["campaign_id"]
 
         for body, needle in (
-                ({"dial_mode": "predictive"}, "abandon_message (identification and opt-out"),
                 ({"dial_mode": "turbo"}, "dial_mode"),
-                ({"ring_timeout_s": 10}, "ring_timeout_s must be at least 15 s"),
+                ({"ring_timeout_s": 10}, "ring_timeout_s must be between 15 and 120 s"),
+                ({"ring_timeout_s": float("inf")}, "ring_timeout_s"),
+                ({"ring_timeout_s": float("nan")}, "ring_timeout_s"),
+                ({"preview_timeout_s": 1e12}, "preview_timeout_s must be between 5 and 3600"),
+                ({"preview_timeout_s": float("nan")}, "preview_timeout_s"),
+                ({"priority": 2**31}, "priority"),
+                ({"retry_delay_s": 2**31}, "retry_delay_s"),
+                ({"target_abandon_rate": float("nan")}, "target_abandon_rate"),
                 ({"caller_id": "12"}, "caller_id must be an E.164 number"),
                 ({"amd_action": "leave_message"}, "needs amd_message"),
                 ({"lead_ordering": "random"}, "lead_ordering"),
                 ({"list_ids": []}, "list_ids"),
                 ({"max_attempts": 21}, "max_attempts"),
                 ({"abandon_threshold_s": 5}, "fixed at 2.0")):
-            r = await c.post("/v1/campaigns", headers=acme,
-                             json={"name": "x", "list_ids": ["l"]} | body)
+            r = await c.post("/v1/campaigns", headers=acme | {"content-type": "application/json"},
+                             content=json.dumps({"name": "x", "list_ids": ["l"]} | body))
             assert r.status_code == 422 and needle in r.text, (body, r.text)
 
         assert (await c.post(f"/v1/campaigns/{cid}/pause", headers=acme)).status_code == 409
@@ -84,7 +92,7 @@ async def test_campaign_api_state_machine_tenancy_and_hopper_returns(
         assert (await c.patch(f"/v1/campaigns/{cid}", headers=bearer("globex"),
                               json=patch)).status_code == 404
         r = await c.patch(f"/v1/campaigns/{cid}", headers=acme, json=patch | {"ring_timeout_s": 9})
-        assert r.status_code == 422 and "at least 15 s" in r.text
+        assert r.status_code == 422 and "between 15 and 120 s" in r.text
         r = await c.patch(f"/v1/campaigns/{cid}", headers=acme, json=patch)
         assert r.status_code == 200, r.text
         assert (r.json()["caller_id"], r.json()["dial_mode"], r.json()["priority"]) == (
@@ -92,6 +100,8 @@ async def test_campaign_api_state_machine_tenancy_and_hopper_returns(
         r = await c.patch(f"/v1/campaigns/{cid}", headers=acme, json={"dial_mode": "progressive"})
         assert r.json()["dial_mode"] == "progressive" and r.json()["lines_per_agent"] == 2.5
         assert (await c.post(f"/v1/campaigns/{cid}/start", headers=acme)).json()["state"] == "running"
+        r = await c.patch(f"/v1/campaigns/{cid}", headers=acme, json={"abandon_message": None})
+        assert r.status_code == 422 and "abandon_message is required" in r.text, r.text
         r = await c.post(f"/v1/campaigns/{cid}/start", headers=acme)
         assert r.status_code == 409
         assert r.json()["error"]["details"]["current_state"] == "running"
@@ -207,7 +217,7 @@ async def test_simulated_campaign_every_dialed_call_ends_exactly_once(
         c, acme = svc.client, bearer("acme")
         cid = (await c.post("/v1/campaigns", headers=acme, json={
             "name": "sim", "list_ids": ["list-1"], "ring_timeout_s": 15,
-            "caller_id": CALLER_ID})).json()["campaign_id"]
+            "caller_id": CALLER_ID, "abandon_message": MESSAGE})).json()["campaign_id"]
         await c.post(f"/v1/campaigns/{cid}/start", headers=acme)
         seen: list[EventEnvelope] = []
         async with simulated_agents(svc, kafka_broker, cid, seen):
@@ -262,7 +272,7 @@ async def test_calls_live_when_the_service_stops_end_as_failed_on_restart(
         c, acme = svc.client, bearer("acme")
         cid = (await c.post("/v1/campaigns", headers=acme, json={
             "name": "r", "list_ids": ["list-1"], "ring_timeout_s": 60,
-            "caller_id": CALLER_ID})).json()["campaign_id"]
+            "caller_id": CALLER_ID, "abandon_message": MESSAGE})).json()["campaign_id"]
         await c.post(f"/v1/campaigns/{cid}/start", headers=acme)
         await send(svc, kafka_broker, "agents", agent_state("a1", "ready", cid),
                    agent_state("a2", "ready", cid))

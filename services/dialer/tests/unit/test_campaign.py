@@ -47,9 +47,17 @@ def test_settings_defaults() -> None:
 @pytest.mark.parametrize(("fields", "message"), [
     ({"list_ids": ()}, "at least one list"),
     ({"dial_mode": "turbo"}, "dial_mode 'turbo' is not one of preview, progressive"),
-    ({"dial_mode": "predictive"}, "abandon_message .* is required"),
-    ({"dial_mode": "power"}, "abandon_message .* is required"),
-    ({"ring_timeout_s": 14.9}, "at least 15 s: regulators require"),
+    ({"ring_timeout_s": 14.9}, "between 15 and 120 s: regulators require"),
+    ({"ring_timeout_s": 121}, "between 15 and 120 s"),
+    ({"ring_timeout_s": float("nan")}, "between 15 and 120 s"),
+    ({"ring_timeout_s": float("inf")}, "between 15 and 120 s"),
+    ({"preview_timeout_s": 1e12}, "between 5 and 3600 s"),
+    ({"preview_timeout_s": float("nan")}, "between 5 and 3600 s"),
+    ({"max_lines_per_agent": float("nan")}, "max_lines_per_agent must be between 1 and 10"),
+    ({"amd_false_positive_rate": float("nan")}, "between 0 and 0.5"),
+    ({"target_abandon_rate": float("nan")}, r"fraction in \(0, 1\)"),
+    ({"priority": 2**31}, "priority must be between -1000 and 1000"),
+    ({"retry_delay_s": 2**31}, "retry_delay_s must be between 0 and 2592000"),
     ({"max_lines_per_agent": 0.5}, "max_lines_per_agent must be between 1 and 10"),
     ({"max_lines_per_agent": 11}, "max_lines_per_agent must be between 1 and 10"),
     ({"lines_per_agent": 4, "max_lines_per_agent": 3}, r"between 1 and max_lines_per_agent \(3\)"),
@@ -60,13 +68,13 @@ def test_settings_defaults() -> None:
     ({"target_abandon_rate": 1.5}, r"fraction in \(0, 1\)"),
     ({"amd_false_positive_rate": 0.6}, "between 0 and 0.5"),
     ({"lead_ordering": "random"}, "lead_ordering 'random' is not one of fifo"),
-    ({"preview_timeout_s": 1}, "at least 5 s"),
+    ({"preview_timeout_s": 1}, "between 5 and 3600 s"),
     ({"preview_timeout_action": "wait"}, "preview_timeout_action 'wait'"),
     ({"caller_id": "12"}, "caller_id must be an E.164 number"),
     ({"caller_id": "+1 999 555 0100"}, "not a valid phone number"),
     ({"max_attempts": 0}, "between 1 and 20"),
     ({"max_attempts": 21}, "between 1 and 20"),
-    ({"retry_delay_s": -1}, ">= 0"),
+    ({"retry_delay_s": -1}, "between 0 and"),
     ({"abandon_threshold_s": 3.0}, "fixed at 2.0"),
     ({"name": "  "}, "blank"),
 ])
@@ -77,11 +85,19 @@ def test_invalid_settings(fields: dict[str, object], message: str) -> None:
 
 
 def test_caller_id_is_normalised_to_e164_and_required_to_start() -> None:
-    s = CampaignSettings(name="x", list_ids=("l",), caller_id="+1 (212) 555-0100")
+    s = CampaignSettings(name="x", list_ids=("l",), caller_id="+1 (212) 555-0100",
+                         abandon_message="Acme calling; call 212 555 0100 to opt out.")
     assert s.caller_id == "+12125550100"
     s.check_startable()
     with pytest.raises(InvalidCampaign, match="caller_id is required to start"):
-        CampaignSettings(name="x", list_ids=("l",)).check_startable()
+        s.updated(caller_id=None).check_startable()
+
+
+@pytest.mark.parametrize("mode", ["preview", "progressive", "power", "predictive"])
+def test_every_mode_needs_an_abandon_message_to_start(mode: str) -> None:
+    s = CampaignSettings(name="x", list_ids=("l",), dial_mode=mode, caller_id="+12125550100")
+    with pytest.raises(InvalidCampaign, match="abandon_message is required to start"):
+        s.check_startable()
 
 
 def test_invalid_caller_id_message_never_echoes_the_number() -> None:
@@ -98,6 +114,6 @@ def test_overdial_modes_with_their_messages_and_updates() -> None:
     assert (power.dial_mode, power.lines_per_agent, power.abandon_message) == (
         "power", 2.5, s.abandon_message)
     with pytest.raises(InvalidCampaign, match="abandon_message"):
-        s.updated(abandon_message=None)
+        s.updated(abandon_message=None, caller_id="+12125550100").check_startable()
     with pytest.raises(InvalidCampaign, match="unknown settings: colour"):
         s.updated(colour="red")

@@ -138,6 +138,10 @@ Index("ix_calls_campaign_state", calls.c.tenant_id, calls.c.campaign_id, calls.c
 Index("ix_calls_state", calls.c.state)
 Index("ix_calls_campaign_answered", calls.c.tenant_id, calls.c.campaign_id, calls.c.answered_at)
 Index("ix_calls_campaign_ended", calls.c.tenant_id, calls.c.campaign_id, calls.c.ended_at)
+# dialer_0003: lines in use per process, a tenant's calls in flight, handle times
+Index("ix_calls_owner_state", calls.c.owner_id, calls.c.state)
+Index("ix_calls_tenant_state", calls.c.tenant_id, calls.c.state)
+Index("ix_calls_campaign_released", calls.c.tenant_id, calls.c.campaign_id, calls.c.released_at)
 
 # The abandon budget compliance set per campaign (AbandonBudgetSetV1, latest wins).
 abandon_budgets = Table(

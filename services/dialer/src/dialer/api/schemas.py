@@ -9,12 +9,19 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.engine import Row
 
 from dialer.app.campaigns import CampaignStatus
-from dialer.domain.campaign import ABANDON_THRESHOLD_S, MAX_ATTEMPTS_RANGE
+from dialer.domain.campaign import (
+    ABANDON_THRESHOLD_S,
+    MAX_ATTEMPTS_RANGE,
+    MAX_RETRY_DELAY_S,
+    PRIORITY_RANGE,
+)
 
 DialModeName = Literal["preview", "progressive", "power", "predictive"]
 AmdActionName = Literal["hang_up", "leave_message"]
 LeadOrderingName = Literal["fifo", "newest_first", "fewest_attempts_first"]
 TimeoutActionName = Literal["dial", "skip"]
+# Every float refuses NaN and infinities here (allow_inf_nan=False: a 422 naming the field);
+# the domain checks the ranges with a precise message.
 
 
 class CampaignSettingsPatch(BaseModel):
@@ -27,25 +34,29 @@ class CampaignSettingsPatch(BaseModel):
     list_ids: list[str] | None = Field(None, min_length=1)
     dial_mode: DialModeName | None = None
     max_attempts: int | None = Field(None, ge=MAX_ATTEMPTS_RANGE[0], le=MAX_ATTEMPTS_RANGE[1])
-    retry_delay_s: int | None = Field(None, ge=0)
+    retry_delay_s: int | None = Field(None, ge=0, le=MAX_RETRY_DELAY_S)
     max_lines_per_agent: float | None = Field(
-        None, description="cap on lines (ringing + waiting) per available agent, 1..10")
-    lines_per_agent: float | None = Field(None, description="power mode: lines per idle agent")
-    ring_timeout_s: float | None = Field(None, description="seconds; at least 15")
+        None, allow_inf_nan=False,
+        description="cap on lines (ringing + waiting) per available agent, 1..10")
+    lines_per_agent: float | None = Field(None, allow_inf_nan=False,
+                                          description="power mode: lines per idle agent")
+    ring_timeout_s: float | None = Field(None, allow_inf_nan=False, description="seconds; 15..120")
     amd_action: AmdActionName | None = None
     amd_message: str | None = Field(None, description="left on a machine (leave_message)")
     abandon_message: str | None = Field(
-        None, description="played on abandon; required for power and predictive")
+        None, description="played on abandon; required to start")
     caller_id: str | None = Field(None, description="E.164; required to start")
     product: str | None = Field(None, max_length=100)
     requires_consent: bool | None = None
     target_abandon_rate: float | None = Field(
-        None, description="fraction; may only tighten compliance's abandon budget")
+        None, allow_inf_nan=False, description="fraction; may only tighten compliance's abandon budget")
     amd_false_positive_rate: float | None = Field(
-        None, description="share of the AMD's machine verdicts that are live people (0..0.5)")
-    priority: int | None = Field(None, description="higher gets shared agents first")
+        None, allow_inf_nan=False,
+        description="share of the AMD's machine verdicts that are live people (0..0.5)")
+    priority: int | None = Field(None, ge=PRIORITY_RANGE[0], le=PRIORITY_RANGE[1],
+                                 description="higher gets shared agents first")
     lead_ordering: LeadOrderingName | None = None
-    preview_timeout_s: float | None = Field(None, description="seconds; at least 5")
+    preview_timeout_s: float | None = Field(None, allow_inf_nan=False, description="seconds; 5..3600")
     preview_timeout_action: TimeoutActionName | None = None
 
     def changes(self) -> dict[str, Any]:
@@ -63,7 +74,8 @@ class CampaignCreate(CampaignSettingsPatch):
     list_ids: list[str] = Field(min_length=1,
                                 description="lead lists the campaign dials")
     abandon_threshold_s: float = Field(
-        ABANDON_THRESHOLD_S, description="seconds a live answer may wait for an agent (fixed)")
+        ABANDON_THRESHOLD_S, allow_inf_nan=False,
+        description="seconds a live answer may wait for an agent (fixed)")
 
     def changes(self) -> dict[str, Any]:
         """Every field given (unset ones take the domain defaults)."""

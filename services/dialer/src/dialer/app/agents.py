@@ -49,6 +49,8 @@ class AgentDesk:
         values: dict[str, Any] = {"state": p.state, "campaign_ids": campaign_ids,
                                   "ready_since": ready_since, "call_id": p.call_id,
                                   "updated_at": p.at}
+        if p.state == "logged_out":  # a logged-out agent is reserved for nothing
+            values["reserved_call_id"] = None
         if current is None:
             await session.execute(insert(agents).values(tenant_id=tenant, agent_id=p.agent_id,
                                                         **values))

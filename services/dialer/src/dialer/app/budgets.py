@@ -52,6 +52,11 @@ class WindowCounts:
         return self.abandons / self.live_answers if self.live_answers else 0.0
 
 
+# Where the budget counts AMD errors (UK), at least this share of machine verdicts is taken
+# to be people whatever the campaign says (fail closed: the setting defaults to 0).
+AMD_FALSE_POSITIVE_FLOOR = 0.05
+
+
 def misclassified_people(machines: int, false_positive_rate: float) -> int:
     """Estimated live people among ``machines`` AMD machine verdicts, when a share
     ``false_positive_rate`` of those verdicts are people (rounded up: conservative)."""
@@ -100,7 +105,9 @@ async def budgets_of(session: AsyncSession, tenant_id: str,
 async def window_counts(session: AsyncSession, tenant_id: str, campaign_id: str, *,
                         now: datetime, budget: Budget,
                         false_positive_rate: float) -> WindowCounts:
-    """Live answers, abandons and machine verdicts of the last ``budget.window_s`` s."""
+    """Live answers, abandons and machine verdicts of the last ``budget.window_s`` s
+    (with ``count_amd_misclassified``, the people estimated among the machine verdicts at
+    ``false_positive_rate``, never below :data:`AMD_FALSE_POSITIVE_FLOOR`)."""
     since = now - timedelta(seconds=budget.window_s)
     human = and_(calls.c.answered_at.is_not(None),
                  func.coalesce(calls.c.outcome, "") != "machine")
@@ -112,6 +119,6 @@ async def window_counts(session: AsyncSession, tenant_id: str, campaign_id: str,
         .where(calls.c.tenant_id == tenant_id, calls.c.campaign_id == campaign_id,
                calls.c.answered_at >= since))).one()
     live, abandons, machines, first = int(row[0]), int(row[1]), int(row[2]), row[3]
-    extra = (misclassified_people(machines, false_positive_rate)
+    extra = (misclassified_people(machines, max(false_positive_rate, AMD_FALSE_POSITIVE_FLOOR))
              if budget.count_amd_misclassified else 0)
     return WindowCounts(live + extra, abandons + extra, machines, extra, first)

@@ -11,12 +11,13 @@ import logging
 import uuid
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, insert, or_, select, update
+from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
 
 from common.events.catalog import (
     CallAbandonedV1,
@@ -33,6 +34,9 @@ from dialer.domain.dialing import LIVE_STATES, CallState, effective_ring_timeout
 
 log = logging.getLogger(__name__)
 
+# Seconds after which a live call without an owner (placed before dialer_0002) is orphaned:
+# longer than any call (the carrier drops a leg after 4 h).
+LEGACY_CALL_GRACE_S = 4 * 3600.0
 _ENDED_BY_PROGRESS = {Progress.NO_ANSWER: "no_answer", Progress.BUSY: "busy",
                       Progress.FAILED: "failed"}
 
@@ -103,6 +107,13 @@ class CallBook:
                                    lead_id=lead.lead_id, at=now, attempt=lead.attempt)])
         return DialOrder(lead.tenant_id, call_id, lead.phone_e164, settings)
 
+    async def lines_in_use(self, session: AsyncSession, owner_id: str) -> int:
+        """Live calls (ringing, waiting or connected: each holds a trunk line) that the
+        dialer process ``owner_id`` placed, in every tenant."""
+        return int(await session.scalar(select(func.count()).select_from(calls).where(
+            calls.c.owner_id == owner_id,
+            calls.c.state.in_([s.value for s in LIVE_STATES]))) or 0)
+
     async def load(self, session: AsyncSession, tenant_id: str, call_id: str) -> Row[Any] | None:
         result = await session.execute(
             select(calls).where(calls.c.tenant_id == tenant_id, calls.c.call_id == call_id))
@@ -167,17 +178,19 @@ class CallBook:
         return CallState.ENDED if ok else None
 
     async def route(self, session: AsyncSession, tenant_id: str, call_id: str,
-                    now: datetime) -> str | None:
+                    now: datetime, in_time: Callable[[], bool] = lambda: True) -> str | None:
         """Connect a waiting live answer to the longest-idle ready agent of its campaign.
 
         Agents already reserved for a call are skipped; the reservation is a conditional
         update, so two answers never take the same agent. Returns the agent id or None.
+        ``in_time``: whether the abandon threshold still allows connecting (checked after
+        the reads, just before the writes): past it the call is left to be abandoned.
         """
         call = await self.load(session, tenant_id, call_id)
         if call is None or call.state != CallState.WAITING:
             return None
         if call.routed_agent_id is not None:
-            return await self._route_to_reserved(session, call, now)
+            return await self._route_to_reserved(session, call, now, in_time)
         candidates = await session.execute(
             select(agents.c.agent_id)
             .join(agent_campaigns, (agent_campaigns.c.tenant_id == agents.c.tenant_id)
@@ -187,6 +200,8 @@ class CallBook:
             .order_by(agents.c.ready_since, agents.c.agent_id)
             .limit(5))
         for agent_id in candidates.scalars().all():
+            if not in_time():
+                return None
             reserved = await session.execute(
                 update(agents)
                 .where(agents.c.tenant_id == tenant_id, agents.c.agent_id == agent_id,
@@ -222,13 +237,15 @@ class CallBook:
             await self._release(session, call)
         return ok
 
-    async def _route_to_reserved(self, session: AsyncSession, call: Row[Any],
-                                 now: datetime) -> str | None:
-        """A preview call goes to the agent who dialed it (reserved for it at dial time)."""
+    async def _route_to_reserved(self, session: AsyncSession, call: Row[Any], now: datetime,
+                                 in_time: Callable[[], bool]) -> str | None:
+        """A preview call goes to the agent who dialed it (reserved for it at dial time)
+        if that agent is still logged in."""
         agent_id = (await session.execute(select(agents.c.agent_id).where(
             agents.c.tenant_id == call.tenant_id, agents.c.agent_id == call.routed_agent_id,
-            agents.c.reserved_call_id == call.call_id))).scalar_one_or_none()
-        if agent_id is None:  # the agent logged out meanwhile: the call waits, then abandons
+            agents.c.reserved_call_id == call.call_id,
+            agents.c.state != "logged_out"))).scalar_one_or_none()
+        if agent_id is None or not in_time():  # the agent is gone: the call abandons
             return None
         connected = await self._advance(session, call, [CallConnectedV1(
             **self._ids(call, now), agent_id=agent_id, wait_ms=_ms(call.answered_at, now))],
@@ -249,7 +266,12 @@ class CallBook:
 
     async def end(self, session: AsyncSession, call: Row[Any], outcome: str,
                   now: datetime) -> bool:
-        """End a live call (``completed`` by the agent, or ``failed``) and free its agent."""
+        """End a live call (``completed`` by the agent, or ``failed``) and free its agent.
+
+        A live answer still waiting for an agent ends as ``abandoned`` whatever ``outcome``
+        says (a person answered and nobody took the call: the abandon window counts it)."""
+        if call.state == CallState.WAITING:
+            return await self.abandon(session, call.tenant_id, call.call_id, now)
         if call.state not in LIVE_STATES:
             return False
         talk_ms = _ms(call.connected_at, now) if call.state == CallState.CONNECTED else 0
@@ -267,20 +289,35 @@ class CallBook:
                               owned: Callable[[str], bool],
                               alive: Collection[str]) -> int:
         """End up to ``limit`` live calls of campaigns ``owned`` here whose follower is no
-        longer ``alive`` (its process died with the gateway legs) as failed."""
+        longer ``alive`` (its process died with the gateway legs), see :meth:`end_live`.
+
+        A call without an owner was placed by a dialer older than ``owner_id`` (a rolling
+        upgrade): it is ended only once older than ``LEGACY_CALL_GRACE_S``, by which time
+        its own process has ended it if it still runs."""
+        legacy = and_(calls.c.owner_id.is_(None),
+                      calls.c.dialed_at < now - timedelta(seconds=LEGACY_CALL_GRACE_S))
         orphaned = and_(calls.c.state.in_([s.value for s in LIVE_STATES]),
-                        or_(calls.c.owner_id.is_(None), calls.c.owner_id.not_in(list(alive))))
+                        or_(legacy, calls.c.owner_id.not_in(list(alive))))
         campaigns_ = await session.execute(
             select(calls.c.tenant_id, calls.c.campaign_id).where(orphaned).distinct())
         ended = 0
         for tenant_id, campaign_id in campaigns_.all():
             if not owned(campaign_id) or ended >= limit:
                 continue
-            result = await session.execute(select(calls).where(
-                orphaned, calls.c.tenant_id == tenant_id, calls.c.campaign_id == campaign_id)
-                .limit(limit - ended))
-            for call in result.all():
-                ended += await self.end(session, call, "failed", now)
+            ended += await self.end_live(session, and_(
+                orphaned, calls.c.tenant_id == tenant_id, calls.c.campaign_id == campaign_id),
+                now, limit - ended)
         if ended:
-            log.warning("ended %d calls left live by a dialer that is gone as failed", ended)
+            log.warning("ended %d calls left live by a dialer that is gone", ended)
+        return ended
+
+    async def end_live(self, session: AsyncSession, where: ColumnElement[bool],
+                       now: datetime, limit: int) -> int:
+        """End up to ``limit`` live calls matching ``where`` whose leg is gone (their
+        follower died): ``failed``, a waiting live answer ``abandoned``."""
+        result = await session.execute(select(calls).where(
+            where, calls.c.state.in_([s.value for s in LIVE_STATES])).limit(limit))
+        ended = 0
+        for call in result.all():
+            ended += await self.end(session, call, "failed", now)
         return ended

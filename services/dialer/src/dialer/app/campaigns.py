@@ -66,12 +66,12 @@ def _event(settings: CampaignSettings, campaign_id: str, state: str) -> Campaign
         requires_consent=settings.requires_consent)
 
 
-def _validated(make: Any, *args: Any, **kwargs: Any) -> CampaignSettings:
+def _validated(make: Any, *args: Any, **kwargs: Any) -> Any:
+    """``make(*args, **kwargs)``; an :class:`InvalidCampaign` becomes a 422."""
     try:
-        settings: CampaignSettings = make(*args, **kwargs)
+        return make(*args, **kwargs)
     except InvalidCampaign as exc:
         raise Unprocessable(str(exc)) from None
-    return settings
 
 
 class CampaignDesk:
@@ -113,6 +113,8 @@ class CampaignDesk:
             raise Conflict(f"campaign {campaign_id} is stopped; its settings are final",
                            details={"current_state": row.state})
         settings = _validated(settings_of(row).updated, **changes)
+        if row.state != CampaignState.CREATED.value:  # running or paused: stays startable
+            _validated(settings.check_startable)
         if "target_abandon_rate" in changes:
             await self._check_target(session, tenant_id, campaign_id, settings)
         return await self._write(session, row, CampaignState(row.state), settings)
@@ -142,10 +144,7 @@ class CampaignDesk:
                 "expected_states": sorted(s.value for s in exc.expected)}) from None
         settings = settings_of(row)
         if target is CampaignState.RUNNING:
-            try:
-                settings.check_startable()
-            except InvalidCampaign as exc:
-                raise Unprocessable(str(exc)) from None
+            _validated(settings.check_startable)
         return await self._write(session, row, target, settings)
 
     async def _write(self, session: AsyncSession, row: Row[Any], state: CampaignState,

@@ -2,8 +2,10 @@
 
 Labels: ``campaign_id`` (a UUID, unique across tenants: no tenant label is needed, and the
 number of series grows with the campaigns running at once, hundreds, not with traffic)
-and ``mode``. Never a phone number or a lead id. Gauges of a campaign this process stops
-pacing (revoked to another dialer) are removed, so one campaign is reported by one process.
+and ``mode``. Never a phone number or a lead id. Every series of a campaign this process
+stops pacing (stopped, paused, or revoked to another dialer) is removed, counters too (a
+counter that comes back starts from 0: ``rate()`` treats it as a reset), so the series
+follow the campaigns paced now and one campaign is reported by one process.
 """
 
 from __future__ import annotations
@@ -32,8 +34,15 @@ OWNED_CAMPAIGN_PARTITIONS = Gauge(
     "kaden_dialer_owned_partitions", "Partitions of the campaigns topic this process paces")
 
 
+_MODES = ("preview", "progressive", "power", "predictive")
+
+
 def forget_campaign(campaign_id: str) -> None:
-    """Drop the gauges of a campaign no longer paced here."""
-    for gauge in (ABANDON_RATE, ABANDON_TARGET):
+    """Drop every series of a campaign no longer paced here."""
+    labels: list[tuple[Counter | Gauge, tuple[str, ...]]] = [
+        (ABANDON_RATE, (campaign_id,)), (ABANDON_TARGET, (campaign_id,)),
+        (TRUNK_HELD_BACK, (campaign_id,)),
+        *((LINES_DIALED, (campaign_id, mode)) for mode in _MODES)]
+    for metric, values in labels:
         with contextlib.suppress(KeyError):
-            gauge.remove(campaign_id)
+            metric.remove(*values)

@@ -19,15 +19,54 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 from aiokafka import ConsumerRebalanceListener, TopicPartition
 from aiokafka.partitioner import murmur2
+from sqlalchemy import and_, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
 
 from common.kafka import create_consumer
 from dialer.app.metrics import OWNED_CAMPAIGN_PARTITIONS
 
 log = logging.getLogger(__name__)
+
+
+_METADATA_TRIES = 10
+_NONCE_HEX = 12  # hex digits of the per-start nonce of an instance id
+
+
+def new_instance_id(name: str | None) -> str:
+    """The id of this start of a dialer process: ``<name>-<nonce>``.
+
+    ``name`` (``KADEN_INSTANCE_ID``, e.g. the pod name) survives a container restart; the
+    nonce does not, so the calls of an earlier start never look alive (see
+    :func:`earlier_starts_of`). Without a name, a random one: no other start matches it.
+    """
+    return f"{name or 'dialer-' + uuid.uuid4().hex[:8]}-{uuid.uuid4().hex[:_NONCE_HEX]}"
+
+
+async def database_now(session: AsyncSession) -> datetime:
+    """The database server's current time, UTC: the heartbeats of every dialer process
+    are written and judged on it, so neither a long pass nor a shifted platform clock of
+    one process makes another's live calls look orphaned."""
+    if session.get_bind().dialect.name == "sqlite":  # CURRENT_TIMESTAMP has no fraction there
+        text = await session.scalar(select(func.strftime("%Y-%m-%d %H:%M:%f", "now")))
+        return datetime.fromisoformat(str(text)).replace(tzinfo=UTC)
+    now = await session.scalar(select(func.now()))
+    assert isinstance(now, datetime)
+    return now.astimezone(UTC)
+
+
+def earlier_starts_of(owner: ColumnElement[str], name: str,
+                      instance_id: str) -> ColumnElement[bool]:
+    """SQL: ``owner`` is another start (``<name>-<nonce>``) of the process named ``name``
+    than ``instance_id`` (``dialer-1`` never matches ``dialer-10-…``)."""
+    return and_(owner != instance_id, owner.startswith(f"{name}-", autoescape=True),
+                func.length(owner) == len(name) + 1 + _NONCE_HEX)
 
 
 def partition_of(campaign_id: str, partitions: int) -> int:
@@ -101,9 +140,23 @@ class OwnershipWorker:
     def stop(self) -> None:
         self._stopping.set()
 
+    async def _partition_count(self) -> int:
+        """Partitions of the campaigns topic; the metadata may not be cached yet at the
+        first assignment, so it is fetched (a few tries) rather than taken as 0 (which
+        would own partitions and pace nothing)."""
+        assert self._consumer is not None
+        for attempt in range(_METADATA_TRIES):
+            partitions = self._consumer.partitions_for_topic(self._topic)
+            if partitions:
+                return len(partitions)
+            await self._consumer.topics()  # refreshes the cluster metadata
+            await asyncio.sleep(0.1 * attempt)
+        log.warning("no partition count for %s after %d tries", self._topic, _METADATA_TRIES)
+        return 0
+
     async def assigned(self, assigned: set[TopicPartition]) -> None:
         assert self._consumer is not None
-        total = len(self._consumer.partitions_for_topic(self._topic) or ())
+        total = await self._partition_count()
         mine = {tp.partition for tp in assigned if tp.topic == self._topic}
         if assigned:
             await self._consumer.seek_to_end(*assigned)

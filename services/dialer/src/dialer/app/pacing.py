@@ -23,6 +23,7 @@ at most once per ``pacing_event_interval_s`` (1 s), and at least every 60 s othe
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections import defaultdict
 from collections.abc import Sequence
@@ -38,7 +39,7 @@ from common.events import build_envelope
 from common.events.catalog import PacingDecidedV1
 from common.eventstore import Outbox
 from dialer.adapters.db import agent_campaigns, agents, calls, hopper
-from dialer.app.budgets import Budget, budgets_of, window_counts
+from dialer.app.budgets import Budget, WindowCounts, budgets_of, window_counts
 from dialer.app.calls import CallBook, CallSettings, DialOrder
 from dialer.app.hopper import Hopper
 from dialer.app.metrics import (
@@ -71,6 +72,9 @@ from dialer.domain.trunk import TrunkMeter
 NO_BUDGET_REASON = "no_abandon_budget"
 _HEARTBEAT_S = 60.0
 _DEFAULT_WINDOW_S = 86_400
+# The window's counts scan up to window_s (e.g. 30 days) of a campaign's answers: re-read at
+# most this often per campaign (seconds of the monotonic clock), not every tick.
+_WINDOW_REFRESH_S = 2.0
 _BUSY_AGENT_STATES = ("on_call", "wrap_up")
 _ORDER = {
     LeadOrdering.FIFO.value: (hopper.c.id,),
@@ -133,6 +137,8 @@ class Pacer:
         self.owner_id = owner_id
         self.event_interval_s = event_interval_s
         self._published: dict[tuple[str, str], _Published] = {}
+        # (tenant, campaign) -> (budget and AMD error rate read with, monotonic s, counts)
+        self._windows: dict[tuple[str, str], tuple[tuple[Budget, float], float, WindowCounts]] = {}
         self._cold = CampaignStatistics.cold_start()
 
     def forget(self, keep: set[tuple[str, str]]) -> None:
@@ -140,11 +146,18 @@ class Pacer:
         self.statistics.forget(keep)
         for key in set(self._published) - keep:
             del self._published[key]
+        for key in set(self._windows) - keep:
+            del self._windows[key]
 
     async def dial_tenant(self, session: AsyncSession, tenant: str, running: Sequence[Row[Any]],
                           *, now: datetime, monotonic: float, lines_in_use: int,
                           max_calls: int) -> tuple[list[DialOrder], list[Outcome]]:
-        """Pace the tenant's ``running`` campaign rows (owned, not preview)."""
+        """Pace the tenant's ``running`` campaign rows (owned, not preview).
+
+        Campaigns are owned per process but agents are shared per tenant: the pass holds
+        the tenant's lock (:func:`lock_tenant`) and reads the calls in flight under it, so
+        a pass of another process placing calls for the same agents waits and sees them."""
+        await lock_tenant(session, tenant)
         pipelines = await self._pipelines(session, tenant, now)
         ready = await self._ready_agents(session, tenant)
         order = sorted(running, key=lambda r: (-r.priority, r.campaign_id))
@@ -173,7 +186,7 @@ class Pacer:
             mode, reason_override = PacingMode.PROGRESSIVE, NO_BUDGET_REASON
         target = 0.0 if budget is None else min(
             budget.max_abandon_rate, row.target_abandon_rate or budget.max_abandon_rate)
-        window = await self._window(session, row, budget, now, target)
+        window = await self._window(session, row, budget, now, target, monotonic)
         statistics = (await self.statistics.current(session, row.tenant_id, campaign_id)
                       if mode is PacingMode.PREDICTIVE else self._cold)
         config = PacingConfig(mode=mode, target_abandon_rate=target,
@@ -201,13 +214,21 @@ class Pacer:
                        wanted - allowed, pipeline.hopper), placed
 
     async def _window(self, session: AsyncSession, row: Row[Any], budget: Budget | None,
-                      now: datetime, target: float) -> AbandonBudget:
-        """The engine's view of compliance's rolling window (see the module docstring)."""
+                      now: datetime, target: float, monotonic: float) -> AbandonBudget:
+        """The engine's view of compliance's rolling window (see the module docstring);
+        its counts are at most ``_WINDOW_REFRESH_S`` old."""
         if budget is None:
             return AbandonBudget(window_start=now.timestamp(), window_length=_DEFAULT_WINDOW_S)
-        counts = await window_counts(session, row.tenant_id, row.campaign_id, now=now,
-                                     budget=budget,
-                                     false_positive_rate=row.amd_false_positive_rate)
+        key, inputs = (row.tenant_id, row.campaign_id), (budget, row.amd_false_positive_rate)
+        cached = self._windows.get(key)
+        if (cached is not None and cached[0] == inputs
+                and 0.0 <= monotonic - cached[1] < _WINDOW_REFRESH_S):
+            counts = cached[2]
+        else:
+            counts = await window_counts(session, row.tenant_id, row.campaign_id, now=now,
+                                         budget=budget,
+                                         false_positive_rate=row.amd_false_positive_rate)
+            self._windows[key] = (inputs, monotonic, counts)
         ABANDON_RATE.labels(row.campaign_id).set(counts.rate)
         ABANDON_TARGET.labels(row.campaign_id).set(target)
         horizon = min(float(budget.window_s), PacingConfig().correction_horizon)
@@ -315,6 +336,17 @@ class Pacer:
         for agent_id, campaign_id in ready:
             campaigns_of[agent_id].add(campaign_id)
         return campaigns_of
+
+
+async def lock_tenant(session: AsyncSession, tenant: str) -> None:
+    """Serialise the tenant's pacing passes across dialer processes until the transaction
+    ends: a PostgreSQL transaction-level advisory lock on a 64-bit hash of the tenant id.
+    SQLite needs none (one process; the database has a single writer)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    digest = hashlib.blake2b(f"dialer-pacing:{tenant}".encode(), digest_size=8).digest()
+    await session.execute(select(func.pg_advisory_xact_lock(
+        int.from_bytes(digest, "big", signed=True))))
 
 
 def is_paced(row: Row[Any]) -> bool:

@@ -108,7 +108,8 @@ class PreviewDesk:
                            preview_id: str) -> Row[Any]:
         """The agent dials: the campaign's pacing loop places the call within a tick."""
         row = await self._open(session, tenant_id, preview_id)
-        await self._move(session, row, "dial_requested")
+        if not await self._move(session, row, "dial_requested"):
+            raise _changed(preview_id)
         return await self.get(session, tenant_id, preview_id)
 
     async def skip(self, session: AsyncSession, tenant_id: str, preview_id: str,
@@ -116,15 +117,20 @@ class PreviewDesk:
         """The agent skips: the lead goes back to leads (``preview_skipped``; leads waits
         the retry delay) and the agent is free."""
         row = await self._open(session, tenant_id, preview_id)
-        await self._finish(session, row, "skipped", outcome, ReturnReason.PREVIEW_SKIPPED, now)
+        if not await self._finish(session, row, "skipped", outcome,
+                                  ReturnReason.PREVIEW_SKIPPED, now):
+            raise _changed(preview_id)
         return await self.get(session, tenant_id, preview_id)
 
     # ------------------------------------------------------------------ pacing loop
     async def expire(self, session: AsyncSession, now: datetime,
                      owned: Callable[[str], bool]) -> int:
-        """Apply the timeout action to reserved previews past their deadline."""
+        """Apply the timeout action to reserved previews past their deadline (``dial`` only
+        while the campaign runs; else the preview is skipped). A preview changed
+        concurrently (the agent acted) is left to that change."""
         due = await session.execute(
-            select(previews, campaigns.c.preview_timeout_action)
+            select(previews, campaigns.c.preview_timeout_action,
+                   campaigns.c.state.label("campaign_state"))
             .join(campaigns, (campaigns.c.tenant_id == previews.c.tenant_id)
                   & (campaigns.c.campaign_id == previews.c.campaign_id))
             .where(previews.c.state == "reserved", previews.c.expires_at <= now)
@@ -133,28 +139,38 @@ class PreviewDesk:
         for row in due.all():
             if not owned(row.campaign_id):
                 continue
-            if row.preview_timeout_action == PreviewTimeoutAction.DIAL.value:
-                await self._move(session, row, "dial_requested", outcome="timeout_dialed")
+            if (row.preview_timeout_action == PreviewTimeoutAction.DIAL.value
+                    and row.campaign_state == CampaignState.RUNNING.value):
+                applied += await self._move(session, row, "dial_requested",
+                                            outcome="timeout_dialed")
             else:
-                await self._finish(session, row, "skipped", "timeout_skipped",
-                                   ReturnReason.PREVIEW_SKIPPED, now)
-            applied += 1
+                applied += await self._finish(session, row, "skipped", "timeout_skipped",
+                                              ReturnReason.PREVIEW_SKIPPED, now)
         return applied
 
     async def place_requested(self, session: AsyncSession, now: datetime,
-                              owned: Callable[[str], bool], owner_id: str | None
-                              ) -> list[DialOrder]:
-        """Place the calls agents asked for, after the last-mile check."""
+                              owned: Callable[[str], bool], owner_id: str | None, *,
+                              limit: int = _BATCH) -> list[DialOrder]:
+        """Place the calls agents asked for, after the last-mile check; the lead of a
+        campaign no longer running goes back (``campaign_stopped``) undialed. At most
+        ``limit`` calls (the trunk's room); the other requests wait for the next pass."""
+        if limit <= 0:
+            return []
         requested = await session.execute(
             select(previews, campaigns.c.ring_timeout_s, campaigns.c.caller_id,
                    campaigns.c.amd_action, campaigns.c.amd_message,
-                   campaigns.c.abandon_message).join(
+                   campaigns.c.abandon_message, campaigns.c.state.label("campaign_state")).join(
                 campaigns, (campaigns.c.tenant_id == previews.c.tenant_id)
                 & (campaigns.c.campaign_id == previews.c.campaign_id))
-            .where(previews.c.state == "dial_requested").limit(_BATCH))
+            .where(previews.c.state == "dial_requested")
+            .order_by(previews.c.reserved_at).limit(min(limit, _BATCH)))
         orders: list[DialOrder] = []
         for row in requested.all():
             if not owned(row.campaign_id):
+                continue
+            if row.campaign_state != CampaignState.RUNNING.value:
+                await self._finish(session, row, "returned", "campaign_not_running",
+                                   ReturnReason.CAMPAIGN_STOPPED, now)
                 continue
             lists = await self.hopper.dnc_lists(session, row.tenant_id, [row.phone_e164])
             on_dnc = any(dnc_list_applies(lst, row.campaign_id)
@@ -191,11 +207,17 @@ class PreviewDesk:
         return bool(moved.rowcount == 1)  # type: ignore[attr-defined]
 
     async def _finish(self, session: AsyncSession, row: Row[Any], state: str, outcome: str,
-                      reason: ReturnReason, now: datetime) -> None:
-        """End a preview without a call: the lead goes back, the agent is free."""
+                      reason: ReturnReason, now: datetime) -> bool:
+        """End a preview without a call: the lead goes back, the agent is free. False
+        (nothing done) if another change won."""
         if not await self._move(session, row, state, outcome):
-            raise Conflict(f"preview {row.preview_id} changed concurrently; retry")
+            return False
         await session.execute(update(agents).where(
             agents.c.tenant_id == row.tenant_id, agents.c.agent_id == row.agent_id,
             agents.c.reserved_call_id == row.preview_id).values(reserved_call_id=None))
         await self.hopper.emit_return(session, row, reason, now)
+        return True
+
+
+def _changed(preview_id: str) -> Conflict:
+    return Conflict(f"preview {preview_id} changed concurrently; retry")

@@ -20,6 +20,12 @@ MAX_ATTEMPTS_RANGE = (1, 20)
 ABANDON_THRESHOLD_S = 2.0
 MAX_LINES_PER_AGENT = 10.0  # hard ceiling of the per-agent line cap a tenant may set
 MIN_PREVIEW_TIMEOUT_S = 5.0
+# Upper bounds (seconds): a call rings at most this long, a preview waits at most this long,
+# a retry is at most this far away (within a 32-bit integer column).
+MAX_RING_TIMEOUT_S = 120.0
+MAX_PREVIEW_TIMEOUT_S = 3600.0
+MAX_RETRY_DELAY_S = 30 * 86_400
+PRIORITY_RANGE = (-1000, 1000)
 MAX_MESSAGE_CHARS = 1000
 
 
@@ -125,7 +131,7 @@ class CampaignSettings:
       mode; ``lines_per_agent``: power mode's lines per idle agent;
     - ``ring_timeout_s``: give up ringing after this long (never under 15 s);
     - ``amd_action`` (+ ``amd_message`` to leave on a machine); ``abandon_message``:
-      played to a live answer no agent took within 2 s (required for power/predictive);
+      played to a live answer no agent took within 2 s (required to start);
     - ``caller_id``: E.164, required to start; ``target_abandon_rate``: may only tighten
       the budget compliance sets; ``amd_false_positive_rate``: share of the AMD's machine
       verdicts that are live people, counted as abandons where the rules say so (UK);
@@ -167,15 +173,20 @@ class CampaignSettings:
         low, high = MAX_ATTEMPTS_RANGE
         if not low <= self.max_attempts <= high:
             raise InvalidCampaign(f"max_attempts must be between {low} and {high}")
-        if self.retry_delay_s < 0:
-            raise InvalidCampaign("retry_delay_s must be >= 0")
+        if not 0 <= self.retry_delay_s <= MAX_RETRY_DELAY_S:
+            raise InvalidCampaign(f"retry_delay_s must be between 0 and {MAX_RETRY_DELAY_S} s "
+                                  "(30 days)")
+        low, high = PRIORITY_RANGE
+        if not low <= self.priority <= high:
+            raise InvalidCampaign(f"priority must be between {low} and {high}")
         if self.abandon_threshold_s != ABANDON_THRESHOLD_S:
             raise InvalidCampaign(f"abandon_threshold_s is fixed at {ABANDON_THRESHOLD_S} s")
-        if self.ring_timeout_s < MIN_RING_TIMEOUT_S:
+        # `not low <= x <= high` also rejects NaN (every comparison with NaN is false)
+        if not MIN_RING_TIMEOUT_S <= self.ring_timeout_s <= MAX_RING_TIMEOUT_S:
             raise InvalidCampaign(
-                f"ring_timeout_s must be at least {MIN_RING_TIMEOUT_S:.0f} s: regulators require "
-                f"letting a call ring {MIN_RING_TIMEOUT_S:.0f} s (about four rings) before "
-                "giving up")
+                f"ring_timeout_s must be between {MIN_RING_TIMEOUT_S:.0f} and "
+                f"{MAX_RING_TIMEOUT_S:.0f} s: regulators require letting a call ring "
+                f"{MIN_RING_TIMEOUT_S:.0f} s (about four rings) before giving up")
         if not 1.0 <= self.max_lines_per_agent <= MAX_LINES_PER_AGENT:
             raise InvalidCampaign(
                 f"max_lines_per_agent must be between 1 and {MAX_LINES_PER_AGENT:.0f}")
@@ -187,18 +198,15 @@ class CampaignSettings:
                                   "e.g. 0.02 for 2%")
         if not 0.0 <= self.amd_false_positive_rate <= 0.5:
             raise InvalidCampaign("amd_false_positive_rate must be between 0 and 0.5")
-        if self.preview_timeout_s < MIN_PREVIEW_TIMEOUT_S:
-            raise InvalidCampaign(f"preview_timeout_s must be at least {MIN_PREVIEW_TIMEOUT_S:.0f} s")
+        if not MIN_PREVIEW_TIMEOUT_S <= self.preview_timeout_s <= MAX_PREVIEW_TIMEOUT_S:
+            raise InvalidCampaign(f"preview_timeout_s must be between {MIN_PREVIEW_TIMEOUT_S:.0f} "
+                                  f"and {MAX_PREVIEW_TIMEOUT_S:.0f} s")
         for name in ("amd_message", "abandon_message"):
             message = getattr(self, name)
             if message is not None and not 0 < len(message.strip()) <= MAX_MESSAGE_CHARS:
                 raise InvalidCampaign(f"{name} must be 1 to {MAX_MESSAGE_CHARS} characters")
         if self.amd_action == AmdAction.LEAVE_MESSAGE and self.amd_message is None:
             raise InvalidCampaign("amd_action leave_message needs amd_message (what to leave)")
-        if self.dial_mode in OVERDIAL_MODES and self.abandon_message is None:
-            raise InvalidCampaign(
-                f"dial_mode {self.dial_mode} can abandon answered calls: abandon_message "
-                "(identification and opt-out, played on abandon) is required")
         if self.caller_id is not None:
             object.__setattr__(self, "caller_id", normalise_caller_id(self.caller_id))
 
@@ -210,10 +218,16 @@ class CampaignSettings:
         return replace(self, **changes)
 
     def check_startable(self) -> None:
-        """What a campaign needs before it may dial (the caller ID)."""
+        """What a campaign needs before it may dial (and while it runs or is paused): the
+        caller ID and the abandon message (every mode can abandon a live answer: power and
+        predictive by overdialing, progressive and preview when the agent is gone)."""
         if self.caller_id is None:
             raise InvalidCampaign("caller_id is required to start a campaign: every call "
                                   "presents a number that accepts do-not-call requests")
+        if self.abandon_message is None:
+            raise InvalidCampaign(
+                "abandon_message is required to start a campaign: a live answer no agent "
+                "takes within 2 s is abandoned and must hear identification and opt-out")
 
 
 def _one_of(name: str, value: str, allowed: type[StrEnum]) -> None:
