@@ -69,6 +69,19 @@ async def every_lead_dialed_and_ended(platform: Platform, leads: int) -> bool:
     return len({c["lead_id"] for c in dialed}) >= leads and ended == {c["call_id"] for c in dialed}
 
 
+async def agents_work_until_every_lead_ended(platform: Platform, sim: TenantSimulation,
+                                             leads: int) -> None:
+    """Run the simulated agents until every lead was dialed and every call ended."""
+    stop = asyncio.Event()
+    agents = asyncio.create_task(sim.run_agents(stop))
+    try:
+        await wait_for(lambda: every_lead_dialed_and_ended(platform, leads), timeout_s=150,
+                       what="every lead dialed and every call ended")
+    finally:
+        stop.set()
+        await agents
+
+
 def one_terminal_event_per_call(calls: list[Any]) -> None:
     dialed = {c["call_id"] for c in by_type(calls, "call.dialed.v1")}
     ended = Counter(c["call_id"] for c in by_type(calls, "call.ended.v1"))
@@ -87,14 +100,7 @@ async def test_predictive_campaign_stays_within_the_abandon_budget(platform: Pla
     await sim.prepare()
     budget = await budget_in_force(platform, sim.campaign_id or "")
     prepared = loop.time()
-    stop = asyncio.Event()
-    agents = asyncio.create_task(sim.run_agents(stop))
-    try:
-        await wait_for(lambda: every_lead_dialed_and_ended(platform, leads), timeout_s=150,
-                       what="every lead dialed and every call ended")
-    finally:
-        stop.set()
-        await agents
+    await agents_work_until_every_lead_ended(platform, sim, leads)
     print(f"predictive e2e: prepared in {prepared - began:.1f} s, dialed in "
           f"{loop.time() - prepared:.1f} s")
     calls = await platform.events("calls", TENANT)
@@ -135,14 +141,7 @@ async def test_power_campaign_respects_its_lines_per_agent(platform: Platform) -
     await platform.import_us_registry()
     await sim.prepare()
     await budget_in_force(platform, sim.campaign_id or "")
-    stop = asyncio.Event()
-    agents = asyncio.create_task(sim.run_agents(stop))
-    try:
-        await wait_for(lambda: every_lead_dialed_and_ended(platform, leads), timeout_s=150,
-                       what="every lead dialed and every call ended")
-    finally:
-        stop.set()
-        await agents
+    await agents_work_until_every_lead_ended(platform, sim, leads)
     calls = await platform.events("calls", TENANT)
     one_terminal_event_per_call(calls)
     decisions = [d for d in by_type(await platform.events("pacing", TENANT), "pacing.decided.v1")

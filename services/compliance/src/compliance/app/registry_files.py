@@ -31,7 +31,7 @@ from typing import IO
 import numpy as np
 import numpy.typing as npt
 
-from compliance.domain.dnc_index import U64Array
+from compliance.domain.dnc_index import U64Array, distinct
 from compliance.domain.errors import MalformedRegistryFileError
 from compliance.domain.registry import NationalFormat, parse_registry_lines
 
@@ -117,18 +117,8 @@ def _parse_to_runs(path: Path, name: str, fmt: NationalFormat, progress: Progres
 def _write_run(values: U64Array, path: Path) -> Path:
     """Sort ``values`` in place and write them, without duplicates, to ``path``."""
     values.sort()
-    _distinct(values).tofile(path)
+    distinct(values).tofile(path)
     return path
-
-
-def _distinct(values: U64Array) -> U64Array:
-    """Sorted ``values`` without repeats."""
-    if len(values) < 2:
-        return values
-    keep = np.empty(len(values), dtype=bool)
-    keep[0] = True
-    np.not_equal(values[1:], values[:-1], out=keep[1:])
-    return values[keep]
 
 
 def merge_runs(runs: list[Path], out: Path, on_chunk: Callable[[int], None]) -> int:
@@ -165,7 +155,7 @@ def merge_runs(runs: list[Path], out: Path, on_chunk: Callable[[int], None]) -> 
                     more[i] = len(heads[i]) == per
             merged = np.concatenate(parts)
             merged.sort(kind="stable")
-            merged = _distinct(merged)
+            merged = distinct(merged)
             dst.write(merged.data)
             count += len(merged)
             on_chunk(len(merged))
