@@ -19,8 +19,8 @@ SERVICES = ["leads", "compliance", "dialer", "agent", "reporting"]
 
 
 def test_run_command_brings_up_and_stops_the_platform(tmp_path) -> None:
-    base_port, kafka_port = free_port(), free_port()
     # the run command uses kafka_port + 1 for the controller and base_port + i per service
+    base_port, kafka_port = free_port(count=len(SERVICES)), free_port(count=2)
     env = {**os.environ, "KADEN_RUN_DIR": str(tmp_path / "run")}
     env.pop("KADEN_JWT_SECRET", None)
     proc = subprocess.Popen(

@@ -14,6 +14,7 @@ import concurrent.futures
 import contextlib
 import importlib.resources
 import os
+import random
 import re
 import secrets
 import shutil
@@ -169,11 +170,38 @@ def fetch_jars(version: str | None = None) -> Path:
     return libs
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port on ``host`` that is free right now (the OS picks it)."""
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999  # Linux's default
+
+
+def free_port(host: str = "127.0.0.1", count: int = 1) -> int:
+    """The first of ``count`` consecutive TCP ports on ``host`` that are free right now.
+
+    The ports come from below the kernel's ephemeral range: a port the OS hands out for
+    ``bind(0)`` is in that range, and so are the local ports of outgoing connections, so a
+    server started a moment later (after its own Kafka client connected, say) can find it
+    taken. Below the range, only an explicit bind can take a port."""
+    low, _ = _ephemeral_range()
+    floor = min(15000, max(1024, low - 10000))
+    rng = random.Random()
+    for _ in range(200):
+        first = rng.randrange(floor, low - count)
+        if all(_bindable(host, first + i) for i in range(count)):
+            return first
+    raise OSError(f"no {count} consecutive free TCP ports on {host} in [{floor}, {low})")
+
+
+def _bindable(host: str, port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+        return True
 
 
 def describe_cluster(bootstrap_servers: str, timeout_s: float = 5.0) -> dict[str, Any]:
@@ -256,6 +284,9 @@ class LocalKafkaBroker:
         assert self._data_dir is not None
         self._data_dir.mkdir(parents=True, exist_ok=True)
         self._log_file = self._log_file_arg or self._data_dir / "broker.log"
+        if not self._port and not self._controller_port:
+            self._port = free_port(self._host, count=2)
+            self._controller_port = self._port + 1
         self._port = self._port or free_port(self._host)
         self._controller_port = self._controller_port or free_port(self._host)
         config = self._data_dir / "server.properties"
