@@ -21,6 +21,7 @@ class Kaden(Policy):
     name = "kaden predictive"
     learns = True
     needs_elapsed = True
+    sees_phases = True
 
     def __init__(self, knob: float = 0.03, grace: float = 2.0) -> None:
         self.config = PacingConfig(target_abandon_rate=knob, answer_grace=grace)
@@ -56,7 +57,7 @@ class LinesPerIdleAgent(Policy):
 
 def _vici_dial(level: float, state: PacingState) -> int:
     """VICIdial's dial loop: round(level x agents) - calls already active."""
-    busy = len(state.busy_elapsed)
+    busy = state.busy_agents
     active = len(state.ring_elapsed) + state.waiting_answers + busy
     return max(0, round(level * (state.idle_agents + busy)) - active)
 
@@ -102,7 +103,7 @@ class ViciAdaptive(Policy):
             self.next_sample = now + 1.0
             self.ready.append(state.idle_agents)
             self.waiting.append(state.waiting_answers)
-            self.agents.append(state.idle_agents + len(state.busy_elapsed))
+            self.agents.append(state.idle_agents + state.busy_agents)
             self.history.append((now, budget.live_answers, budget.abandons))
             while self.history and self.history[0][0] < now - 60.0:
                 self.history.popleft()

@@ -38,6 +38,10 @@ class Policy:
     counts_only = False
     # Whether it reads the elapsed times (else it gets zeros of the right length).
     needs_elapsed = False
+    # Whether it is told which busy agents are in wrap-up (their call has ended) and for
+    # how long, as a dialer that sees hang-ups is; else every busy agent is reported by
+    # elapsed handle time alone. The Markovian twins have no wrap-up phase.
+    sees_phases = False
 
     def decide(self, state: PacingState) -> int:
         raise NotImplementedError
@@ -113,6 +117,10 @@ def simulate(
     seq = 0
     idle: deque[int] = deque(range(n_agents))
     busy_start: dict[int, float] = {}
+    talk_end: dict[int, float] = {}  # agent -> when its call hangs up (wrap-up starts)
+    # the same per agent as arrays, for the decisions' elapsed times
+    start_at, hang_up_at = np.zeros(n_agents), np.zeros(n_agents)
+    is_busy = np.zeros(n_agents, dtype=bool)
     paused: set[int] = set()
     pending_break: set[int] = set()
     in_flight: dict[int, float] = {}
@@ -125,6 +133,9 @@ def simulate(
     obs_live: list[float] = []
     obs_other: list[float] = []
     obs_handle: list[float] = []
+    obs_talk: list[float] = []
+    obs_wrap: list[float] = []
+    phases = policy.sees_phases and not markov
     stats = CampaignStatistics.cold_start()
     next_refresh = STATS_REFRESH
     win_answers = win_abandons = 0
@@ -145,12 +156,14 @@ def simulate(
 
     def connect(agent: int, call: int, t: float) -> None:
         if markov:
-            handle = 170.0 * e_handle[call]
+            handle = talk = 170.0 * e_handle[call]
         else:
             mu, sigma = talk_after if t >= HOUR4 else talk_before
-            handle = math.exp(mu + sigma * z_talk[call]) + math.exp(
-                wrap_mu + wrap_sigma * z_wrap[call])
-        busy_start[agent] = t
+            talk = math.exp(mu + sigma * z_talk[call])
+            handle = talk + math.exp(wrap_mu + wrap_sigma * z_wrap[call])
+        busy_start[agent] = start_at[agent] = t
+        talk_end[agent] = hang_up_at[agent] = t + talk
+        is_busy[agent] = True
         if WARMUP <= t < END:
             m.contacts += 1
         m.busy += _overlap(t, t + handle)
@@ -192,14 +205,20 @@ def simulate(
         changed = False
         if policy.learns and t >= next_refresh:
             stats = stats.observe(live_answer_delays=obs_live, non_live_durations=obs_other,
-                                  handle_times=obs_handle)
-            obs_live.clear()
-            obs_other.clear()
-            obs_handle.clear()
+                                  handle_times=obs_handle, talk_times=obs_talk,
+                                  wrap_times=obs_wrap)
+            for observed in (obs_live, obs_other, obs_handle, obs_talk, obs_wrap):
+                observed.clear()
             next_refresh = t + STATS_REFRESH
+        talk_elapsed = wrap_elapsed = ()
         if policy.needs_elapsed:
-            busy_elapsed = t - np.fromiter(busy_start.values(), np.float64, len(busy_start))
+            busy_elapsed = t - start_at[is_busy]
             ring_elapsed = t - np.fromiter(in_flight.values(), np.float64, len(in_flight))
+            if phases:
+                hang_up = hang_up_at[is_busy]
+                talking = hang_up > t
+                talk_elapsed, wrap_elapsed = busy_elapsed[talking], t - hang_up[~talking]
+                busy_elapsed = busy_elapsed[:0]
         else:
             busy_elapsed, ring_elapsed = np.zeros(len(busy_start)), np.zeros(len(in_flight))
         state = PacingState(
@@ -208,6 +227,7 @@ def simulate(
             waiting_answers=len(waiting_alive), statistics=stats,
             budget=AbandonBudget(window.window_start, window.window_length,
                                  win_answers, win_abandons),
+            talk_elapsed=talk_elapsed, wrap_elapsed=wrap_elapsed,
         )
         c0 = time.perf_counter()
         n = policy.decide(state)
@@ -277,7 +297,12 @@ def simulate(
             else:
                 answer_time.pop(data, None)
         elif kind == FREE:
-            obs_handle.append(t - busy_start.pop(data))
+            started, hung_up = busy_start.pop(data), talk_end.pop(data)
+            is_busy[data] = False
+            obs_handle.append(t - started)
+            if phases:
+                obs_talk.append(hung_up - started)
+                obs_wrap.append(t - hung_up)
             if data in pending_break:
                 pending_break.discard(data)
                 paused.add(data)

@@ -12,16 +12,19 @@ from dialer.domain.pacing_estimators import CampaignStatistics
 
 
 def thousand_agent_state(seed: int = 7) -> PacingState:
-    """A busy 1,000-agent campaign: 20 idle, 980 busy, 900 calls in flight."""
+    """A busy 1,000-agent campaign: 20 idle, 860 talking, 120 in wrap-up, 900 calls in
+    flight."""
     rng = np.random.default_rng(seed)
+    talk, wrap = rng.lognormal(4.66, 0.83, 2000), rng.lognormal(2.88, 0.47, 2000)
     stats = CampaignStatistics.cold_start().observe(
         live_answer_delays=(2.0 + rng.gamma(4.0, 2.0, 3000)).tolist(),
         non_live_durations=np.where(rng.random(9000) < 0.3, rng.uniform(1, 4, 9000), 25.0).tolist(),
-        handle_times=(rng.lognormal(4.66, 0.83, 2000) + 20.0).tolist(),
+        handle_times=(talk + wrap).tolist(), talk_times=talk.tolist(), wrap_times=wrap.tolist(),
     )
     return PacingState(
-        now=3600.0, idle_agents=20, paused_agents=0,
-        busy_elapsed=tuple(rng.uniform(0.0, 400.0, 980).tolist()),
+        now=3600.0, idle_agents=20, paused_agents=0, busy_elapsed=(),
+        talk_elapsed=tuple(rng.uniform(0.0, 400.0, 860).tolist()),
+        wrap_elapsed=tuple(rng.uniform(0.0, 30.0, 120).tolist()),
         ring_elapsed=tuple(rng.uniform(0.0, 25.0, 900).tolist()),
         waiting_answers=0, statistics=stats,
         budget=AbandonBudget(0.0, 28800.0, live_answers=20_000, abandons=550),

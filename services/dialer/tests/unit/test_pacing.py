@@ -246,3 +246,25 @@ def test_bounded_search_finds_what_the_full_curve_finds(seed: int) -> None:
         for threshold in (0.005, 0.05, 0.3):
             budget = float(rng.uniform(0.0, 30.0))
             assert bounded.largest_dial(threshold, budget) == full.largest_dial(threshold, budget)
+
+
+def phase_statistics() -> CampaignStatistics:
+    rng = np.random.default_rng(12)
+    talk, wrap = rng.lognormal(4.66, 0.83, 3000), rng.lognormal(2.88, 0.47, 3000)
+    return STATS.observe(talk_times=talk.tolist(), wrap_times=wrap.tolist())
+
+
+def test_agents_in_wrap_up_are_counted_as_freeing_up_soon() -> None:
+    """The same forty busy agents, by handle time alone, all talking, or a quarter of
+    them in wrap-up: the engine dials most when it knows some are about to be free."""
+    stats = phase_statistics()
+    handle = tuple(np.linspace(60.0, 240.0, 40).tolist())
+    unknown = make_state(idle=0, busy=handle, ring=(), statistics=stats)
+    talking = replace(unknown, busy_elapsed=(), talk_elapsed=handle)
+    wrapping = replace(unknown, busy_elapsed=(), talk_elapsed=handle[:30],
+                       wrap_elapsed=tuple(np.linspace(5.0, 20.0, 10).tolist()))
+    lines = [decide(s, PREDICTIVE).lines_to_dial for s in (talking, unknown, wrapping)]
+    assert lines[0] < lines[1] < lines[2], lines
+    assert all(s.busy_agents == 40 for s in (talking, unknown, wrapping))
+    explain = decide(wrapping, PREDICTIVE).explain
+    assert explain["busy_agents"] == 40 and explain["wrapping_agents"] == 10

@@ -96,3 +96,51 @@ def test_outlook_tables_are_memoised_per_snapshot() -> None:
     assert stats.outlook_tables(0.0, 8) is not stats.outlook_tables(2.0, 8)
     newer = stats.observe(handle_times=[100.0])
     assert newer.outlook_tables(2.0, 8) is not stats.outlook_tables(2.0, 8)
+
+
+def phase_statistics() -> CampaignStatistics:
+    rng = np.random.default_rng(5)
+    talk = rng.lognormal(4.66, 0.83, 3000)
+    wrap = rng.lognormal(2.88, 0.47, 3000)
+    return CampaignStatistics.cold_start().observe(
+        talk_times=talk.tolist(), wrap_times=wrap.tolist(), handle_times=(talk + wrap).tolist())
+
+
+def test_talk_and_wrap_up_are_learned_separately() -> None:
+    stats = phase_statistics()
+    assert stats.talk_time.mean == pytest.approx(150.0, rel=0.1)
+    assert stats.wrap_time.mean == pytest.approx(20.0, rel=0.1)
+    assert stats.handle_time.mean == pytest.approx(170.0, rel=0.1)
+
+
+def test_a_talking_agent_frees_by_the_rest_of_the_talk_plus_a_whole_wrap_up() -> None:
+    """The table's convolution against a brute-force one on a 20x finer grid."""
+    stats = phase_statistics()
+    tables = stats.outlook_tables(2.0, 8)
+    within = tables.answer_times + 2.0
+    for row in (0, 20, 60):  # talked 2.5 s, 102.5 s, 302.5 s
+        elapsed = np.array([(row + 0.5) * tables.talk_time.bin_width])
+        ends = np.arange(0.0, within.max() + 0.025, 0.025)
+        done = stats.talk_time.conditional_end(elapsed, ends)[0]
+        mass, middle = np.diff(done), ends[:-1] + 0.0125
+        expected = [float(mass @ stats.wrap_time.cdf(np.maximum(w - middle, 0.0)))
+                    for w in within]
+        np.testing.assert_allclose(tables.talking_free[row, :8], expected, atol=2e-3)
+        # never likelier than the talk alone ending, or a fresh wrap-up alone ending
+        talk_only = stats.talk_time.conditional_end(elapsed, within)[0]
+        assert np.all(tables.talking_free[row, :8] <= talk_only + 1e-12)
+        assert np.all(tables.talking_free[row, :8] <= stats.wrap_time.cdf(within) + 1e-12)
+    wrap_row = 15  # in wrap-up for 15.5 s
+    np.testing.assert_allclose(
+        tables.wrapping_free[wrap_row, :8],
+        stats.wrap_time.conditional_end(np.array([15.5]), within)[0])
+
+
+def test_knowing_the_phase_sharpens_when_agents_free_up() -> None:
+    """An agent 100 s into a call is either still talking or in a short wrap-up: told
+    which, the engine is far more certain than from the handle time alone."""
+    tables = phase_statistics().outlook_tables(2.0, 8)
+    handle = tables.supply(np.array([100.0]))[:8]
+    talking = tables.supply_talking(np.array([100.0]))[:8]
+    wrapping = tables.supply_wrapping(np.array([10.0]))[:8]
+    assert np.all(talking < handle) and np.all(wrapping > 3 * handle)

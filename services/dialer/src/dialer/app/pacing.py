@@ -94,7 +94,8 @@ class _Pipeline:
 
     ring_elapsed: list[float] = field(default_factory=list)
     waiting: int = 0
-    busy_elapsed: list[float] = field(default_factory=list)
+    talk_elapsed: list[float] = field(default_factory=list)
+    wrap_elapsed: list[float] = field(default_factory=list)
     paused: int = 0
     hopper: int = 0
 
@@ -194,7 +195,8 @@ class Pacer:
                               max_lines_per_agent=row.max_lines_per_agent,
                               lines_per_agent=row.lines_per_agent)
         state = PacingState(now=now.timestamp(), idle_agents=idle, paused_agents=pipeline.paused,
-                            busy_elapsed=tuple(pipeline.busy_elapsed),
+                            busy_elapsed=(), talk_elapsed=tuple(pipeline.talk_elapsed),
+                            wrap_elapsed=tuple(pipeline.wrap_elapsed),
                             ring_elapsed=tuple(pipeline.ring_elapsed),
                             waiting_answers=pipeline.waiting, statistics=statistics,
                             budget=window)
@@ -300,14 +302,19 @@ class Pacer:
                     max(0.0, (now - dialed_at).total_seconds()))
         busy_call = func.coalesce(agents.c.reserved_call_id, agents.c.call_id)
         busy = await session.execute(
-            select(calls.c.campaign_id, calls.c.connected_at)
+            select(calls.c.campaign_id, calls.c.connected_at, calls.c.ended_at)
             .select_from(agents.join(calls, (calls.c.tenant_id == agents.c.tenant_id)
                                      & (calls.c.call_id == busy_call)))
             .where(agents.c.tenant_id == tenant,
                    agents.c.state.in_(_BUSY_AGENT_STATES) | agents.c.reserved_call_id.is_not(None)))
-        for campaign_id, connected_at in busy:
-            elapsed = 0.0 if connected_at is None else (now - connected_at).total_seconds()
-            pipelines[campaign_id].busy_elapsed.append(max(0.0, elapsed))
+        for campaign_id, connected_at, ended_at in busy:
+            # A reserved agent has not talked yet; a hung-up call leaves its agent in wrap-up.
+            if ended_at is not None:
+                pipelines[campaign_id].wrap_elapsed.append(
+                    max(0.0, (now - ended_at).total_seconds()))
+            else:
+                elapsed = 0.0 if connected_at is None else (now - connected_at).total_seconds()
+                pipelines[campaign_id].talk_elapsed.append(max(0.0, elapsed))
         paused = await session.execute(
             select(agent_campaigns.c.campaign_id, func.count())
             .select_from(agents.join(agent_campaigns,

@@ -69,14 +69,18 @@ class StatisticsBook:
         non_live, learned.ended = await self._since(
             session, tenant_id, campaign_id, _NON_LIVE, calls.c.ended_at, learned.ended,
             lambda r: _seconds(r.dialed_at, r.answered_at or r.ended_at))
-        handles, learned.released = await self._since(
+        phases, learned.released = await self._since(
             session, tenant_id, campaign_id,
             and_(calls.c.released_at.is_not(None), calls.c.connected_at.is_not(None)),
             calls.c.released_at, learned.released,
-            lambda r: _seconds(r.connected_at, r.released_at))
-        if live or non_live or handles:
+            lambda r: (_seconds(r.connected_at, r.ended_at or r.released_at),
+                       _seconds(r.ended_at or r.released_at, r.released_at)))
+        if live or non_live or phases:
             learned.statistics = learned.statistics.observe(
-                live_answer_delays=live, non_live_durations=non_live, handle_times=handles)
+                live_answer_delays=live, non_live_durations=non_live,
+                handle_times=[talk + wrap for talk, wrap in phases],
+                talk_times=[talk for talk, _ in phases],
+                wrap_times=[wrap for _, wrap in phases])
         return learned.statistics
 
     async def _since(self, session: AsyncSession, tenant_id: str, campaign_id: str,

@@ -122,9 +122,12 @@ class AbandonBudget:
 class PacingState:
     """What the dialer observes at time ``now`` (seconds).
 
-    ``busy_elapsed``: elapsed handle time of each agent on a call or in wrap-up;
-    ``ring_elapsed``: time since dialing of each call in flight (not yet answered,
-    failed or timed out); ``waiting_answers``: live answers waiting for an agent.
+    ``busy_elapsed``: elapsed handle time of each agent on a call or in wrap-up whose
+    phase is not reported; ``talk_elapsed`` / ``wrap_elapsed``: the agents whose phase
+    the dialer sees, still talking (time since connect) or in wrap-up (time since the
+    call ended); an agent is in exactly one of the three. ``ring_elapsed``: time since
+    dialing of each call in flight (not yet answered, failed or timed out);
+    ``waiting_answers``: live answers waiting for an agent.
     """
 
     now: float
@@ -135,6 +138,13 @@ class PacingState:
     waiting_answers: int
     statistics: CampaignStatistics
     budget: AbandonBudget
+    talk_elapsed: Sequence[float] = ()
+    wrap_elapsed: Sequence[float] = ()
+
+    @property
+    def busy_agents(self) -> int:
+        """Agents on a call or in wrap-up."""
+        return len(self.busy_elapsed) + len(self.talk_elapsed) + len(self.wrap_elapsed)
 
     @property
     def lines_in_use(self) -> int:
@@ -158,13 +168,14 @@ def progressive_lines(state: PacingState) -> int:
 
 def decide(state: PacingState, config: PacingConfig) -> PacingDecision:
     """The pacing decision for ``state`` under ``config``."""
-    busy = len(state.busy_elapsed)
+    busy = state.busy_agents
     agents = state.idle_agents + busy
     base: dict[str, JsonScalar] = {
         "mode": config.mode.value,
         "now": state.now,
         "idle_agents": state.idle_agents,
         "busy_agents": busy,
+        "wrapping_agents": len(state.wrap_elapsed),
         "paused_agents": state.paused_agents,
         "calls_in_flight": len(state.ring_elapsed),
         "waiting_answers": state.waiting_answers,
@@ -238,12 +249,14 @@ def _predictive(
 ) -> PacingDecision:
     """Predictive mode: the abandon budget of the window, spent by the pipeline model."""
     stats = state.statistics
-    agents = state.idle_agents + len(state.busy_elapsed)
+    agents = state.idle_agents + state.busy_agents
     answer_rate = agents / stats.handle_time.mean
     outlook = PipelineOutlook.build(
         statistics=stats,
         idle_agents=state.idle_agents,
         busy_elapsed=np.asarray(state.busy_elapsed, dtype=np.float64),
+        talk_elapsed=np.asarray(state.talk_elapsed, dtype=np.float64),
+        wrap_elapsed=np.asarray(state.wrap_elapsed, dtype=np.float64),
         ring_elapsed=np.asarray(state.ring_elapsed, dtype=np.float64),
         waiting_answers=state.waiting_answers,
         grace=config.answer_grace,

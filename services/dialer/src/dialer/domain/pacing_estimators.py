@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 
 import numpy as np
 from numpy.typing import NDArray
@@ -133,6 +134,16 @@ def _histogram(samples: FloatArray, bin_width: float, n_bins: int) -> tuple[Floa
     return counts / total, float(np.count_nonzero(~inside)) / total
 
 
+_TALK_PRIOR = DurationEstimator.from_samples(
+    (-150.0 * np.log(1.0 - (np.arange(50) + 0.5) / 50)).tolist(),
+    bin_width=5.0, horizon=1800.0, memory=400.0, tail_mean=150.0,
+)
+_WRAP_PRIOR = DurationEstimator.from_samples(
+    np.linspace(5.0, 60.0, 12).tolist(), bin_width=1.0, horizon=300.0, memory=400.0,
+    tail_mean=30.0,
+)
+
+
 @dataclass(frozen=True, eq=False)
 class OutlookTables:
     """Per-bin probabilities at the answer-time points of a new dial (see
@@ -143,8 +154,11 @@ class OutlookTables:
     ``agent_free[i]`` holds, for an agent whose elapsed handle time falls in bin ``i``,
     P(free by each answer time + grace) followed by the Bernoulli variances;
     ``call_answered`` the same for calls in flight by elapsed ring time. The last row of
-    each table holds every elapsed time beyond the grid. ``new_answers[i, m]``: expected
-    live answers by answer time ``m`` from ``DIAL_COUNTS[i]`` new dials, and
+    each table holds every elapsed time beyond the grid. ``talking_free`` and
+    ``wrapping_free`` are ``agent_free`` for agents whose phase is known: still talking
+    (by elapsed talk time) or in wrap-up (by elapsed wrap-up time); knowing that a call
+    has ended is worth a lot, as wrap-ups are short and regular. ``new_answers[i, m]``:
+    expected live answers by answer time ``m`` from ``DIAL_COUNTS[i]`` new dials, and
     ``new_answers_var`` their variance.
     """
 
@@ -158,14 +172,58 @@ class OutlookTables:
     call_answered: FloatArray
     new_answers: FloatArray
     new_answers_var: FloatArray
+    talk_time: DurationEstimator
+    wrap_time: DurationEstimator
+    grace: float
+
+    @cached_property
+    def talking_free(self) -> FloatArray:
+        """``agent_free`` for agents still talking, by elapsed talk time (built on first
+        use: only dialers that see the agents' phases need it)."""
+        talk = self.talk_time
+        rows = (np.arange(talk.weights.size + 1, dtype=np.float64) + 0.5) * talk.bin_width
+        free = _talk_then_wrap(talk, self.wrap_time, rows, self.answer_times + self.grace)
+        return np.hstack((free, free * (1.0 - free)))
+
+    @cached_property
+    def wrapping_free(self) -> FloatArray:
+        """``agent_free`` for agents in wrap-up, by elapsed wrap-up time."""
+        wrap = self.wrap_time
+        rows = (np.arange(wrap.weights.size + 1, dtype=np.float64) + 0.5) * wrap.bin_width
+        free = wrap.conditional_end(rows, self.answer_times + self.grace)
+        return np.hstack((free, free * (1.0 - free)))
 
     def supply(self, busy_elapsed: FloatArray) -> FloatArray:
-        """Expected agents freed by each answer time + grace, then the variances."""
+        """Expected agents freed by each answer time + grace, then the variances, for
+        agents whose phase is not known (elapsed handle time)."""
         return _binned(busy_elapsed, self.handle_bin_width, self.agent_free)
+
+    def supply_talking(self, talk_elapsed: FloatArray) -> FloatArray:
+        """The same for agents still talking (elapsed talk time): the rest of the talk,
+        then a whole wrap-up."""
+        return _binned(talk_elapsed, self.talk_time.bin_width, self.talking_free)
+
+    def supply_wrapping(self, wrap_elapsed: FloatArray) -> FloatArray:
+        """The same for agents in wrap-up (elapsed wrap-up time)."""
+        return _binned(wrap_elapsed, self.wrap_time.bin_width, self.wrapping_free)
 
     def demand(self, ring_elapsed: FloatArray) -> FloatArray:
         """Expected live answers of calls in flight by each answer time, then variances."""
         return _binned(ring_elapsed, self.ring_bin_width, self.call_answered)
+
+
+def _talk_then_wrap(talk: DurationEstimator, wrap: DurationEstimator, talk_elapsed: FloatArray,
+                    within: FloatArray) -> FloatArray:
+    """P(the rest of the talk and a whole wrap-up end within ``within`` s | talked for
+    ``talk_elapsed`` s): the conditional end of the talk convolved with the wrap-up
+    distribution on a 0.5 s grid. Shape ``(len(talk_elapsed), len(within))``."""
+    step = 0.5
+    ends = np.arange(0.0, float(within.max()) + step, step)
+    mass = np.diff(talk.conditional_end(talk_elapsed, ends), axis=1)  # talk ends in a step
+    middle = ends[:-1] + 0.5 * step
+    wrap_done = wrap.cdf(np.maximum(within[None, :] - middle[:, None], 0.0).ravel()).reshape(
+        middle.size, within.size)
+    return np.clip(mass @ wrap_done, 0.0, 1.0)
 
 
 def _binned(elapsed: FloatArray, bin_width: float, table: FloatArray) -> FloatArray:
@@ -183,6 +241,8 @@ class CampaignStatistics:
     - ``answer_delay``: dial to end of greeting, live answers only (seconds);
     - ``non_live_duration``: dial to failure/no-answer, calls not answered live (seconds);
     - ``handle_time``: talk + wrap-up of connected calls (seconds);
+    - ``talk_time`` and ``wrap_time``: the two phases of the handle time (connect to
+      hang-up, hang-up to the agent's release), for agents whose phase the dialer sees;
     - ``outcome_memory``: effective number of call outcomes behind ``answer_probability``.
     """
 
@@ -190,6 +250,8 @@ class CampaignStatistics:
     answer_delay: DurationEstimator
     non_live_duration: DurationEstimator
     handle_time: DurationEstimator
+    talk_time: DurationEstimator = field(default_factory=lambda: _TALK_PRIOR)
+    wrap_time: DurationEstimator = field(default_factory=lambda: _WRAP_PRIOR)
     outcome_memory: float = 2000.0
     _tables: dict[tuple[float, int], OutlookTables] = field(
         default_factory=dict, init=False, repr=False, compare=False
@@ -200,8 +262,8 @@ class CampaignStatistics:
         """Deliberately vague priors for a campaign that has made no calls yet.
 
         25% live answers; greetings 4-20 s after the dial; unanswered calls end anywhere
-        from 1 to 30 s; handle times spread around 3 minutes. They are washed out after a
-        few hundred calls.
+        from 1 to 30 s; handle times spread around 3 minutes (talk around 2.5 minutes,
+        wrap-up 5-60 s). They are washed out after a few hundred calls.
         """
         return cls(
             answer_probability=0.25,
@@ -225,8 +287,11 @@ class CampaignStatistics:
         live_answer_delays: Sequence[float] = (),
         non_live_durations: Sequence[float] = (),
         handle_times: Sequence[float] = (),
+        talk_times: Sequence[float] = (),
+        wrap_times: Sequence[float] = (),
     ) -> CampaignStatistics:
-        """New snapshot after calls resolved (live or not) and agents finished calls."""
+        """New snapshot after calls resolved (live or not) and agents finished calls
+        (``talk_times`` and ``wrap_times``: the phases of finished calls, when known)."""
         outcomes = len(live_answer_delays) + len(non_live_durations)
         probability = self.answer_probability
         if outcomes:
@@ -237,6 +302,8 @@ class CampaignStatistics:
             answer_delay=self.answer_delay.observe(live_answer_delays),
             non_live_duration=self.non_live_duration.observe(non_live_durations),
             handle_time=self.handle_time.observe(handle_times),
+            talk_time=self.talk_time.observe(talk_times),
+            wrap_time=self.wrap_time.observe(wrap_times),
             outcome_memory=self.outcome_memory,
         )
 
@@ -275,6 +342,9 @@ class CampaignStatistics:
             call_answered=np.hstack((answered, answered * (1.0 - answered))),
             new_answers=DIAL_COUNTS[:, None] * share,
             new_answers_var=DIAL_COUNTS[:, None] * (share * (1.0 - share)),
+            talk_time=self.talk_time,
+            wrap_time=self.wrap_time,
+            grace=grace,
         )
 
     def live_answer_within(self, ring_elapsed: FloatArray, within: FloatArray) -> FloatArray:

@@ -5,7 +5,9 @@ it by ``u + grace``: it is abandoned when the answers ahead of it in the FIFO qu
 already take every agent that is idle now or frees up by then. With
 
 - supply ``S(t)`` = idle agents + busy agents that finish within ``t`` seconds, each a
-  Bernoulli from the learned handle-time distribution given its elapsed handle time;
+  Bernoulli from the learned handle-time distribution given its elapsed handle time
+  (or, when the dialer sees the agent's phase, from the rest of the talk plus a whole
+  wrap-up, or the rest of the wrap-up);
 - demand ``D(u)`` = answers already waiting + calls in flight answered live within ``u``
   seconds (Bernoulli, given each call's elapsed ring time) + the earlier new dials,
 
@@ -71,16 +73,25 @@ class PipelineOutlook:
         grace: float,
         points: int,
         answer_rate: float,
+        talk_elapsed: FloatArray | None = None,
+        wrap_elapsed: FloatArray | None = None,
     ) -> PipelineOutlook:
         """Moments of supply and demand for the current agents and calls in flight.
 
+        ``busy_elapsed``: agents by elapsed handle time; ``talk_elapsed`` /
+        ``wrap_elapsed``: agents whose phase is known, by elapsed talk / wrap-up time.
         ``answer_rate`` (live answers per second) is the pace at which later dials keep
         answering: those answered before a new call compete with it for the same agents.
         Agents and calls are binned by elapsed time (5 s and 0.5 s bins by default), so
         the cost is one histogram and one small matrix product each.
         """
         tables = statistics.outlook_tables(grace, points)
-        supply = tables.supply(busy_elapsed)
+        supply = np.zeros(2 * points)
+        for elapsed, binned in ((busy_elapsed, tables.supply),
+                                (talk_elapsed, tables.supply_talking),
+                                (wrap_elapsed, tables.supply_wrapping)):
+            if elapsed is not None and elapsed.size:
+                supply += binned(elapsed)
         demand = tables.demand(ring_elapsed)
         later = answer_rate * tables.answer_lead
         return cls(
