@@ -271,6 +271,10 @@ async def test_agent_release_closes_the_handle_time_predictive_learns(dialer: An
     stats = await dialer.txn(lambda s: dialer.loop.pacer.statistics.current(s, "acme", camp))
     cold = await dialer.txn(lambda s: dialer.loop.pacer.statistics.current(s, "acme", "none"))
     assert stats.handle_time.mean != cold.handle_time.mean
+    # one call learned: 100 s of talk (5 s bins), 20 s of wrap-up (1 s bins), 120 s handled
+    for estimator, bin_index in (("talk_time", 20), ("wrap_time", 20), ("handle_time", 24)):
+        gained = (getattr(stats, estimator).weights - getattr(cold, estimator).weights)
+        assert int(gained.argmax()) == bin_index, estimator
 
 
 async def test_preview_reserve_dial_routes_the_answer_to_the_previewing_agent(dialer: Any) -> None:
@@ -327,3 +331,28 @@ async def test_preview_skip_and_timeouts_return_or_dial_the_lead(dialer: Any) ->
                         timed.preview_id: ("dialed", "timeout_dialed")}
     assert [e["lead_id"] for e in await dialer.events("call.dialed")] == ["lead-d"]
     assert order.settings.caller_id == "+12125550100"
+
+
+async def test_the_pacer_sees_which_busy_agents_are_talking_and_which_wrap_up(
+        dialer: Any) -> None:
+    """A hang-up puts the agent in wrap-up for the pacing engine (time since the call
+    ended), which frees far sooner than an agent still talking."""
+    camp = await dialer.campaign()
+    await dialer.agent("a1", "ready", [camp])
+    await fill(dialer, camp, 5)
+    dialer.gateway.script = (Progress.RINGING, Progress.ANSWERED_HUMAN)
+    orders = await dialer.loop.dial()
+    await dialer.run_calls(orders)
+    await dialer.agent("a1", "on_call", [camp], call_id=orders[0].call_id)
+    await dialer.agent("a2", "ready", [camp])
+    dialer.clock.advance(95)
+    await dialer.loop.dial()
+    [talking] = dialer.loop.last_outcomes
+    assert (talking.decision.explain["busy_agents"],
+            talking.decision.explain["wrapping_agents"]) == (1, 0)
+    await dialer.agent("a1", "wrap_up", [camp], call_id=orders[0].call_id)
+    dialer.clock.advance(7)
+    await dialer.loop.dial()
+    [wrapping] = dialer.loop.last_outcomes
+    assert (wrapping.decision.explain["busy_agents"],
+            wrapping.decision.explain["wrapping_agents"]) == (1, 1)

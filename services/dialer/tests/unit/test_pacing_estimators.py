@@ -144,3 +144,18 @@ def test_knowing_the_phase_sharpens_when_agents_free_up() -> None:
     talking = tables.supply_talking(np.array([100.0]))[:8]
     wrapping = tables.supply_wrapping(np.array([10.0]))[:8]
     assert np.all(talking < handle) and np.all(wrapping > 3 * handle)
+
+
+def test_the_fused_balance_is_demand_minus_supply_and_their_variances() -> None:
+    tables = phase_statistics().outlook_tables(2.0, 8)
+    rng = np.random.default_rng(9)
+    busy, talk = rng.uniform(0, 2500, 7), rng.uniform(0, 2500, 40)  # beyond the grids too
+    wrap, ring = rng.uniform(0, 400, 9), rng.uniform(0, 90, 60)
+    supply = tables.supply(busy) + tables.supply_talking(talk) + tables.supply_wrapping(wrap)
+    demand = tables.demand(ring)
+    expected = np.concatenate((demand[:8] - supply[:8], demand[8:] + supply[8:]))
+    np.testing.assert_allclose(tables.balance(busy, ring, talk, wrap), expected, atol=1e-9)
+    plain = np.concatenate((demand[:8] - tables.supply(busy)[:8],
+                            demand[8:] + tables.supply(busy)[8:]))
+    np.testing.assert_allclose(tables.balance(busy, ring), plain, atol=1e-9)
+    np.testing.assert_allclose(tables.balance(busy[:0], ring[:0]), np.zeros(16))

@@ -263,7 +263,10 @@ def _predictive(
         points=config.answer_points,
         answer_rate=config.future_dial_weight * answer_rate,
     )
-    curve = outlook.abandon_curve(cap, bounded=True)
+    # The first dial alone first: most decisions stop there (its marginal abandon
+    # probability is already over the threshold), and the curve's rows do not depend on
+    # how many are evaluated, so this gives exactly what the whole curve would.
+    curve = outlook.abandon_curve(min(cap, 1))
     committed = curve.committed
     plan = plan_budget(state.budget, config, now=state.now, committed=committed,
                        answer_rate=answer_rate)
@@ -282,6 +285,9 @@ def _predictive(
     if plan.allowed <= 0.0:
         return _decision(progressive, PacingReason.BUDGET_EXHAUSTED, info)
     lines, marginal, by_budget = curve.largest_dial(threshold, plan.allowed)
+    if lines == curve.upper < cap:  # the first dial fits: search the bounded curve
+        curve = outlook.abandon_curve(cap, bounded=True)
+        lines, marginal, by_budget = curve.largest_dial(threshold, plan.allowed)
     if lines == curve.upper < cap:  # the search reached the bound: look further
         curve = outlook.abandon_curve(cap)
         lines, marginal, by_budget = curve.largest_dial(threshold, plan.allowed)

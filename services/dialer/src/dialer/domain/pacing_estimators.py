@@ -193,6 +193,29 @@ class OutlookTables:
         free = wrap.conditional_end(rows, self.answer_times + self.grace)
         return np.hstack((free, free * (1.0 - free)))
 
+    @cached_property
+    def _fused(self) -> _FusedTable:
+        return _FusedTable.stack(((-1.0, self.handle_bin_width, self.agent_free),
+                                  (1.0, self.ring_bin_width, self.call_answered)))
+
+    @cached_property
+    def _fused_phases(self) -> _FusedTable:
+        return _FusedTable.stack(((-1.0, self.handle_bin_width, self.agent_free),
+                                  (-1.0, self.talk_time.bin_width, self.talking_free),
+                                  (-1.0, self.wrap_time.bin_width, self.wrapping_free),
+                                  (1.0, self.ring_bin_width, self.call_answered)))
+
+    def balance(self, busy_elapsed: FloatArray, ring_elapsed: FloatArray,
+                talk_elapsed: FloatArray | None = None,
+                wrap_elapsed: FloatArray | None = None) -> FloatArray:
+        """``demand - supply`` means at each answer time (+ grace for supply), then
+        ``demand + supply`` variances: the calls in flight against the busy agents (by
+        elapsed handle time, or by phase), in one histogram over every table."""
+        if (talk_elapsed is None or not talk_elapsed.size) and (
+                wrap_elapsed is None or not wrap_elapsed.size):
+            return self._fused.sum((busy_elapsed, ring_elapsed))
+        return self._fused_phases.sum((busy_elapsed, talk_elapsed, wrap_elapsed, ring_elapsed))
+
     def supply(self, busy_elapsed: FloatArray) -> FloatArray:
         """Expected agents freed by each answer time + grace, then the variances, for
         agents whose phase is not known (elapsed handle time)."""
@@ -224,6 +247,40 @@ def _talk_then_wrap(talk: DurationEstimator, wrap: DurationEstimator, talk_elaps
     wrap_done = wrap.cdf(np.maximum(within[None, :] - middle[:, None], 0.0).ravel()).reshape(
         middle.size, within.size)
     return np.clip(mass @ wrap_done, 0.0, 1.0)
+
+
+@dataclass(frozen=True, eq=False)
+class _FusedTable:
+    """Several per-bin tables stacked, the means of the supply ones negated, so that one
+    histogram over every population and one matrix product give ``demand - supply``
+    means and ``demand + supply`` variances."""
+
+    table: FloatArray
+    parts: tuple[tuple[float, int, int], ...]  # (1 / bin width, first row, last row)
+
+    @classmethod
+    def stack(cls, tables: Sequence[tuple[float, float, FloatArray]]) -> _FusedTable:
+        blocks, parts, first = [], [], 0
+        for sign, bin_width, table in tables:
+            half = table.shape[1] // 2
+            blocks.append(np.hstack((sign * table[:, :half], table[:, half:])))
+            parts.append((1.0 / bin_width, first, first + table.shape[0] - 1))
+            first += table.shape[0]
+        return cls(np.vstack(blocks), tuple(parts))
+
+    def sum(self, populations: Sequence[FloatArray | None]) -> FloatArray:
+        rows = []
+        for elapsed, (inverse, first, last) in zip(populations, self.parts, strict=True):
+            if elapsed is not None and elapsed.size:
+                index = (elapsed * inverse).astype(np.intp)
+                index += first
+                np.minimum(index, last, out=index)
+                rows.append(index)
+        if not rows:
+            return np.zeros(self.table.shape[1])
+        index = rows[0] if len(rows) == 1 else np.concatenate(rows)
+        counts = np.bincount(index, minlength=self.table.shape[0]).astype(np.float64)
+        return np.asarray(counts @ self.table)
 
 
 def _binned(elapsed: FloatArray, bin_width: float, table: FloatArray) -> FloatArray:

@@ -83,21 +83,15 @@ class PipelineOutlook:
         ``answer_rate`` (live answers per second) is the pace at which later dials keep
         answering: those answered before a new call compete with it for the same agents.
         Agents and calls are binned by elapsed time (5 s and 0.5 s bins by default), so
-        the cost is one histogram and one small matrix product each.
+        the cost is one histogram and one small matrix product for all of them.
         """
         tables = statistics.outlook_tables(grace, points)
-        supply = np.zeros(2 * points)
-        for elapsed, binned in ((busy_elapsed, tables.supply),
-                                (talk_elapsed, tables.supply_talking),
-                                (wrap_elapsed, tables.supply_wrapping)):
-            if elapsed is not None and elapsed.size:
-                supply += binned(elapsed)
-        demand = tables.demand(ring_elapsed)
+        balance = tables.balance(busy_elapsed, ring_elapsed, talk_elapsed, wrap_elapsed)
         later = answer_rate * tables.answer_lead
         return cls(
             tables,
-            (demand[:points] - supply[:points]) + (later + (waiting_answers - idle_agents - 0.5)),
-            (demand[points:] + supply[points:]) + (later + 1e-3),
+            balance[:points] + (later + (waiting_answers - idle_agents - 0.5)),
+            balance[points:] + (later + 1e-3),
         )
 
     def abandon_curve(self, upper: int, *, bounded: bool = False) -> AbandonCurve:
@@ -154,6 +148,14 @@ class AbandonCurve:
         if self.upper <= 0:
             return 0, 0.0, False
         abandons = self.abandons
+        if self.size == 2:  # the first dial alone (DIAL_COUNTS[:2] = 0, 1), in scalars
+            spent_one = float(abandons[1]) - float(abandons[0])
+            marginal_one = spent_one * (1.0 * (1.0 / self.answer_probability))
+            if marginal_one > threshold:
+                return 0, 0.0, False
+            if spent_one > budget:
+                return 0, 0.0, True
+            return self.upper, marginal_one, False
         spent = abandons[1:] - abandons[0]
         marginal = (abandons[1:] - abandons[:-1]) * (
             _INV_STEPS[: self.size - 1] * (1.0 / self.answer_probability))
