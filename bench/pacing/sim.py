@@ -116,11 +116,9 @@ def simulate(
     heap: list[tuple[float, int, int, int]] = []
     seq = 0
     idle: deque[int] = deque(range(n_agents))
-    busy_start: dict[int, float] = {}
-    talk_end: dict[int, float] = {}  # agent -> when its call hangs up (wrap-up starts)
-    # the same per agent as arrays, for the decisions' elapsed times
-    start_at, hang_up_at = np.zeros(n_agents), np.zeros(n_agents)
+    # per agent: busy (talking or in wrap-up), since when, and when its call hangs up
     is_busy = np.zeros(n_agents, dtype=bool)
+    start_at, hang_up_at = np.zeros(n_agents), np.zeros(n_agents)
     paused: set[int] = set()
     pending_break: set[int] = set()
     in_flight: dict[int, float] = {}
@@ -161,9 +159,7 @@ def simulate(
             mu, sigma = talk_after if t >= HOUR4 else talk_before
             talk = math.exp(mu + sigma * z_talk[call])
             handle = talk + math.exp(wrap_mu + wrap_sigma * z_wrap[call])
-        busy_start[agent] = start_at[agent] = t
-        talk_end[agent] = hang_up_at[agent] = t + talk
-        is_busy[agent] = True
+        is_busy[agent], start_at[agent], hang_up_at[agent] = True, t, t + talk
         if WARMUP <= t < END:
             m.contacts += 1
         m.busy += _overlap(t, t + handle)
@@ -220,7 +216,7 @@ def simulate(
                 talk_elapsed, wrap_elapsed = busy_elapsed[talking], t - hang_up[~talking]
                 busy_elapsed = busy_elapsed[:0]
         else:
-            busy_elapsed, ring_elapsed = np.zeros(len(busy_start)), np.zeros(len(in_flight))
+            busy_elapsed, ring_elapsed = np.zeros(np.count_nonzero(is_busy)), np.zeros(len(in_flight))
         state = PacingState(
             now=t, idle_agents=len(idle), paused_agents=len(paused),
             busy_elapsed=busy_elapsed, ring_elapsed=ring_elapsed,
@@ -297,7 +293,7 @@ def simulate(
             else:
                 answer_time.pop(data, None)
         elif kind == FREE:
-            started, hung_up = busy_start.pop(data), talk_end.pop(data)
+            started, hung_up = float(start_at[data]), float(hang_up_at[data])
             is_busy[data] = False
             obs_handle.append(t - started)
             if phases:
@@ -313,7 +309,7 @@ def simulate(
             if event_decisions:
                 decide(t)
         elif kind == BREAK:
-            if data in busy_start:
+            if is_busy[data]:
                 pending_break.add(data)
             elif data not in paused:
                 idle.remove(data)

@@ -272,10 +272,7 @@ class _FusedTable:
         rows = []
         for elapsed, (inverse, first, last) in zip(populations, self.parts, strict=True):
             if elapsed is not None and elapsed.size:
-                index = (elapsed * inverse).astype(np.intp)
-                index += first
-                np.minimum(index, last, out=index)
-                rows.append(index)
+                rows.append(_bin_index(elapsed, inverse, first, last))
         if not rows:
             return np.zeros(self.table.shape[1])
         index = rows[0] if len(rows) == 1 else np.concatenate(rows)
@@ -283,10 +280,19 @@ class _FusedTable:
         return np.asarray(counts @ self.table)
 
 
+def _bin_index(elapsed: FloatArray, inverse: float, first: int, last: int) -> NDArray[np.intp]:
+    """Table row of each elapsed time (seconds): its bin (``inverse`` = 1 / bin width)
+    from row ``first``, everything beyond the grid in row ``last``."""
+    index = (elapsed * inverse).astype(np.intp)
+    index += first
+    np.minimum(index, last, out=index)
+    return index
+
+
 def _binned(elapsed: FloatArray, bin_width: float, table: FloatArray) -> FloatArray:
     """Sum of the table rows of the bins that ``elapsed`` (seconds) fall in."""
     rows = table.shape[0]
-    index = np.minimum((elapsed * (1.0 / bin_width)).astype(np.intp), rows - 1)
+    index = _bin_index(elapsed, 1.0 / bin_width, 0, rows - 1)
     return np.asarray(np.bincount(index, minlength=rows).astype(np.float64) @ table)
 
 
