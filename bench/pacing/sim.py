@@ -26,6 +26,7 @@ END = WARMUP + SHIFT
 CHUNK = 40_000
 STATS_REFRESH = 60.0  # seconds between estimator snapshots handed to the pacer
 TICK, ANSWER, EXPIRE, FREE, BREAK, BREAK_END = range(6)
+NO_AGENTS = np.zeros(0)
 
 
 class Policy:
@@ -208,13 +209,14 @@ def simulate(
             next_refresh = t + STATS_REFRESH
         talk_elapsed = wrap_elapsed = ()
         if policy.needs_elapsed:
-            busy_elapsed = t - start_at[is_busy]
             ring_elapsed = t - np.fromiter(in_flight.values(), np.float64, len(in_flight))
-            if phases:
-                hang_up = hang_up_at[is_busy]
-                talking = hang_up > t
-                talk_elapsed, wrap_elapsed = busy_elapsed[talking], t - hang_up[~talking]
-                busy_elapsed = busy_elapsed[:0]
+            if phases:  # an agent talks until its hang-up, then wraps up until it is free
+                talking = hang_up_at > t
+                talk_elapsed = t - start_at[talking]
+                wrap_elapsed = t - hang_up_at[is_busy > talking]
+                busy_elapsed = NO_AGENTS
+            else:
+                busy_elapsed = t - start_at[is_busy]
         else:
             busy_elapsed, ring_elapsed = np.zeros(np.count_nonzero(is_busy)), np.zeros(len(in_flight))
         state = PacingState(

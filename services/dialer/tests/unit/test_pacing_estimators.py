@@ -118,7 +118,8 @@ def test_a_talking_agent_frees_by_the_rest_of_the_talk_plus_a_whole_wrap_up() ->
     stats = phase_statistics()
     tables = stats.outlook_tables(2.0, 8)
     within = tables.answer_times + 2.0
-    for row in (0, 20, 60):  # talked 2.5 s, 102.5 s, 302.5 s
+    beyond = tables.talk_time.weights.size  # the last row: talked beyond the grid
+    for row in (0, 20, 60, 200, beyond):  # talked 2.5 s, 102.5 s, 302.5 s, 1002.5 s, more
         elapsed = np.array([(row + 0.5) * tables.talk_time.bin_width])
         ends = np.arange(0.0, within.max() + 0.025, 0.025)
         done = stats.talk_time.conditional_end(elapsed, ends)[0]

@@ -263,10 +263,11 @@ def _predictive(
         points=config.answer_points,
         answer_rate=config.future_dial_weight * answer_rate,
     )
-    # The first dial alone first: most decisions stop there (its marginal abandon
-    # probability is already over the threshold), and the curve's rows do not depend on
-    # how many are evaluated, so this gives exactly what the whole curve would.
-    curve = outlook.abandon_curve(min(cap, 1))
+    # The curve up to a guess of the answer first (an eighth of the agents), then up to a
+    # bound (see ``abandon_curve``), then whole: its rows do not depend on how many are
+    # evaluated, so a stage whose search stops before its end gives exactly what the
+    # whole curve would, and the short first stage is the cheap common case.
+    curve = outlook.abandon_curve(min(cap, 1 + agents // 8))
     committed = curve.committed
     plan = plan_budget(state.budget, config, now=state.now, committed=committed,
                        answer_rate=answer_rate)
@@ -285,11 +286,10 @@ def _predictive(
     if plan.allowed <= 0.0:
         return _decision(progressive, PacingReason.BUDGET_EXHAUSTED, info)
     lines, marginal, by_budget = curve.largest_dial(threshold, plan.allowed)
-    if lines == curve.upper < cap:  # the first dial fits: search the bounded curve
-        curve = outlook.abandon_curve(cap, bounded=True)
-        lines, marginal, by_budget = curve.largest_dial(threshold, plan.allowed)
-    if lines == curve.upper < cap:  # the search reached the bound: look further
-        curve = outlook.abandon_curve(cap)
+    for bounded in (True, False):
+        if not lines == curve.upper < cap:
+            break
+        curve = outlook.abandon_curve(cap, bounded=bounded)
         lines, marginal, by_budget = curve.largest_dial(threshold, plan.allowed)
     reason = PacingReason.ABANDON_BUDGET if by_budget else PacingReason.ABANDON_THRESHOLD
     if lines == cap and cap > 0:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 import numpy as np
 from numpy.typing import NDArray
@@ -166,8 +166,7 @@ class OutlookTables:
     answer_times: FloatArray
     answered_by: FloatArray
     answer_lead: FloatArray
-    handle_bin_width: float
-    agent_free: FloatArray
+    handle_time: DurationEstimator
     ring_bin_width: float
     call_answered: FloatArray
     new_answers: FloatArray
@@ -175,14 +174,28 @@ class OutlookTables:
     talk_time: DurationEstimator
     wrap_time: DurationEstimator
     grace: float
+    _fused: dict[tuple[bool, bool], _FusedTable] = field(
+        default_factory=dict, init=False, repr=False)
+
+    @property
+    def handle_bin_width(self) -> float:
+        """Bin width of ``agent_free`` (seconds)."""
+        return self.handle_time.bin_width
+
+    @cached_property
+    def agent_free(self) -> FloatArray:
+        """Per bin of elapsed handle time (built on first use: dialers that see the
+        agents' phases do not need it)."""
+        handle = self.handle_time
+        rows = (np.arange(handle.weights.size + 1, dtype=np.float64) + 0.5) * handle.bin_width
+        free = handle.conditional_end(rows, self.answer_times + self.grace)
+        return np.hstack((free, free * (1.0 - free)))
 
     @cached_property
     def talking_free(self) -> FloatArray:
         """``agent_free`` for agents still talking, by elapsed talk time (built on first
         use: only dialers that see the agents' phases need it)."""
-        talk = self.talk_time
-        rows = (np.arange(talk.weights.size + 1, dtype=np.float64) + 0.5) * talk.bin_width
-        free = _talk_then_wrap(talk, self.wrap_time, rows, self.answer_times + self.grace)
+        free = _talk_then_wrap(self.talk_time, self.wrap_time, self.answer_times + self.grace)
         return np.hstack((free, free * (1.0 - free)))
 
     @cached_property
@@ -193,28 +206,28 @@ class OutlookTables:
         free = wrap.conditional_end(rows, self.answer_times + self.grace)
         return np.hstack((free, free * (1.0 - free)))
 
-    @cached_property
-    def _fused(self) -> _FusedTable:
-        return _FusedTable.stack(((-1.0, self.handle_bin_width, self.agent_free),
-                                  (1.0, self.ring_bin_width, self.call_answered)))
-
-    @cached_property
-    def _fused_phases(self) -> _FusedTable:
-        return _FusedTable.stack(((-1.0, self.handle_bin_width, self.agent_free),
-                                  (-1.0, self.talk_time.bin_width, self.talking_free),
-                                  (-1.0, self.wrap_time.bin_width, self.wrapping_free),
-                                  (1.0, self.ring_bin_width, self.call_answered)))
-
     def balance(self, busy_elapsed: FloatArray, ring_elapsed: FloatArray,
                 talk_elapsed: FloatArray | None = None,
                 wrap_elapsed: FloatArray | None = None) -> FloatArray:
         """``demand - supply`` means at each answer time (+ grace for supply), then
         ``demand + supply`` variances: the calls in flight against the busy agents (by
-        elapsed handle time, or by phase), in one histogram over every table."""
-        if (talk_elapsed is None or not talk_elapsed.size) and (
-                wrap_elapsed is None or not wrap_elapsed.size):
-            return self._fused.sum((busy_elapsed, ring_elapsed))
-        return self._fused_phases.sum((busy_elapsed, talk_elapsed, wrap_elapsed, ring_elapsed))
+        elapsed handle time, or by phase), in one histogram over the tables of the
+        populations present."""
+        phases = (talk_elapsed is not None and talk_elapsed.size > 0) or (
+            wrap_elapsed is not None and wrap_elapsed.size > 0)
+        key = (busy_elapsed.size > 0, phases)
+        fused = self._fused.get(key)
+        if fused is None:
+            tables = [(-1.0, self.handle_bin_width, self.agent_free)] if key[0] else []
+            if phases:
+                tables += [(-1.0, self.talk_time.bin_width, self.talking_free),
+                           (-1.0, self.wrap_time.bin_width, self.wrapping_free)]
+            fused = _FusedTable.stack([*tables, (1.0, self.ring_bin_width, self.call_answered)])
+            self._fused[key] = fused
+        if phases:
+            return fused.sum((busy_elapsed, talk_elapsed, wrap_elapsed, ring_elapsed)[
+                (0 if key[0] else 1):])
+        return fused.sum((busy_elapsed, ring_elapsed)[(0 if key[0] else 1):])
 
     def supply(self, busy_elapsed: FloatArray) -> FloatArray:
         """Expected agents freed by each answer time + grace, then the variances, for
@@ -235,14 +248,29 @@ class OutlookTables:
         return _binned(ring_elapsed, self.ring_bin_width, self.call_answered)
 
 
-def _talk_then_wrap(talk: DurationEstimator, wrap: DurationEstimator, talk_elapsed: FloatArray,
+def _talk_then_wrap(talk: DurationEstimator, wrap: DurationEstimator,
                     within: FloatArray) -> FloatArray:
-    """P(the rest of the talk and a whole wrap-up end within ``within`` s | talked for
-    ``talk_elapsed`` s): the conditional end of the talk convolved with the wrap-up
-    distribution on a 0.5 s grid. Shape ``(len(talk_elapsed), len(within))``."""
-    step = 0.5
+    """P(the rest of the talk and a whole wrap-up end within ``within`` s | talked for the
+    centre of each talk bin (the last row: beyond the grid)): the conditional end of the
+    talk convolved with the wrap-up distribution on a grid a tenth of a talk bin wide
+    (0.5 s). Shape ``(talk bins + 1, len(within))``.
+
+    Every talk time the convolution needs (a bin centre plus whole steps) lies on one
+    lattice, so the talk CDF is evaluated once per lattice point and each row's step
+    masses are a window of the lattice's.
+    """
+    fine = 10  # steps per talk bin; the bin centres are on the lattice as it is even
+    step = talk.bin_width / fine
+    rows = talk.weights.size + 1
     ends = np.arange(0.0, float(within.max()) + step, step)
-    mass = np.diff(talk.conditional_end(talk_elapsed, ends), axis=1)  # talk ends in a step
+    lattice = np.arange(fine * (rows - 1) + fine // 2 + ends.size, dtype=np.float64) * step
+    cdf = talk.cdf(lattice)
+    survive = 1.0 - cdf[fine // 2::fine][:rows]
+    windows = np.lib.stride_tricks.sliding_window_view(np.diff(cdf), ends.size - 1)
+    safe = survive > 1e-9
+    mass = windows[fine // 2::fine][:rows] / np.where(safe, survive, 1.0)[:, None]
+    if not safe.all():  # talked beyond any learned talk time: exponential tail
+        mass[~safe] = -np.diff(np.exp(-ends / talk.tail_mean))
     middle = ends[:-1] + 0.5 * step
     wrap_done = wrap.cdf(np.maximum(within[None, :] - middle[:, None], 0.0).ravel()).reshape(
         middle.size, within.size)
@@ -256,7 +284,7 @@ class _FusedTable:
     means and ``demand + supply`` variances."""
 
     table: FloatArray
-    parts: tuple[tuple[float, int, int], ...]  # (1 / bin width, first row, last row)
+    parts: tuple[tuple[FloatArray, int], ...]  # (bin edges, first row)
 
     @classmethod
     def stack(cls, tables: Sequence[tuple[float, float, FloatArray]]) -> _FusedTable:
@@ -264,36 +292,44 @@ class _FusedTable:
         for sign, bin_width, table in tables:
             half = table.shape[1] // 2
             blocks.append(np.hstack((sign * table[:, :half], table[:, half:])))
-            parts.append((1.0 / bin_width, first, first + table.shape[0] - 1))
+            parts.append((_edges(bin_width, table.shape[0]), first))
             first += table.shape[0]
         return cls(np.vstack(blocks), tuple(parts))
 
     def sum(self, populations: Sequence[FloatArray | None]) -> FloatArray:
         rows = []
-        for elapsed, (inverse, first, last) in zip(populations, self.parts, strict=True):
+        for elapsed, (edges, first) in zip(populations, self.parts, strict=True):
             if elapsed is not None and elapsed.size:
-                rows.append(_bin_index(elapsed, inverse, first, last))
+                index = np.searchsorted(edges, elapsed, side="right")
+                if first:
+                    index += first
+                rows.append(index)
         if not rows:
             return np.zeros(self.table.shape[1])
-        index = rows[0] if len(rows) == 1 else np.concatenate(rows)
-        counts = np.bincount(index, minlength=self.table.shape[0]).astype(np.float64)
-        return np.asarray(counts @ self.table)
+        return _sum_rows(self.table, rows[0] if len(rows) == 1 else np.concatenate(rows))
 
 
-def _bin_index(elapsed: FloatArray, inverse: float, first: int, last: int) -> NDArray[np.intp]:
-    """Table row of each elapsed time (seconds): its bin (``inverse`` = 1 / bin width)
-    from row ``first``, everything beyond the grid in row ``last``."""
-    index = (elapsed * inverse).astype(np.intp)
-    index += first
-    np.minimum(index, last, out=index)
-    return index
+@lru_cache(maxsize=64)
+def _edges(bin_width: float, rows: int) -> FloatArray:
+    """Upper edges of the bins of a table with ``rows`` rows, the last of which holds
+    every elapsed time beyond the grid: ``searchsorted(edges, t, "right")`` is t's row."""
+    edges = np.arange(1, rows, dtype=np.float64) * bin_width
+    edges.flags.writeable = False
+    return edges
+
+
+def _sum_rows(table: FloatArray, index: NDArray[np.intp]) -> FloatArray:
+    """``table[index].sum(axis=0)``: the rows gathered when there are fewer of them than
+    the table has, else a histogram of the rows times the table."""
+    if index.size < table.shape[0]:
+        return np.asarray(np.ones(index.size) @ table.take(index, axis=0))
+    return np.asarray(np.bincount(index, minlength=table.shape[0]).astype(np.float64) @ table)
 
 
 def _binned(elapsed: FloatArray, bin_width: float, table: FloatArray) -> FloatArray:
     """Sum of the table rows of the bins that ``elapsed`` (seconds) fall in."""
-    rows = table.shape[0]
-    index = _bin_index(elapsed, 1.0 / bin_width, 0, rows - 1)
-    return np.asarray(np.bincount(index, minlength=rows).astype(np.float64) @ table)
+    return _sum_rows(table, np.searchsorted(_edges(bin_width, table.shape[0]), elapsed,
+                                            side="right"))
 
 
 @dataclass(frozen=True)
@@ -387,9 +423,6 @@ class CampaignStatistics:
     def _build_tables(self, grace: float, points: int) -> OutlookTables:
         levels = (np.arange(points, dtype=np.float64) + 0.5) / points
         times = self.answer_delay.quantiles(levels)
-        handle = self.handle_time
-        handle_rows = (np.arange(handle.weights.size + 1, dtype=np.float64) + 0.5) * handle.bin_width
-        freed = handle.conditional_end(handle_rows, times + grace)
         ring = self.non_live_duration
         ring_rows = (np.arange(ring.weights.size + 1, dtype=np.float64) + 0.5) * ring.bin_width
         answered = self.live_answer_within(ring_rows, times)
@@ -399,8 +432,7 @@ class CampaignStatistics:
             answer_times=times,
             answered_by=levels,
             answer_lead=self.answer_delay.expected_lead(times),
-            handle_bin_width=handle.bin_width,
-            agent_free=np.hstack((freed, freed * (1.0 - freed))),
+            handle_time=self.handle_time,
             ring_bin_width=ring.bin_width,
             call_answered=np.hstack((answered, answered * (1.0 - answered))),
             new_answers=DIAL_COUNTS[:, None] * share,

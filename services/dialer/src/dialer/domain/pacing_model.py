@@ -20,6 +20,7 @@ vectorised operations on arrays of agents and calls.
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
 from dataclasses import dataclass
 
 import numpy as np
@@ -87,12 +88,11 @@ class PipelineOutlook:
         """
         tables = statistics.outlook_tables(grace, points)
         balance = tables.balance(busy_elapsed, ring_elapsed, talk_elapsed, wrap_elapsed)
-        later = answer_rate * tables.answer_lead
-        return cls(
-            tables,
-            balance[:points] + (later + (waiting_answers - idle_agents - 0.5)),
-            balance[points:] + (later + 1e-3),
-        )
+        offset, noise = waiting_answers - idle_agents - 0.5, 1e-3
+        if answer_rate:
+            later = answer_rate * tables.answer_lead
+            offset, noise = later + offset, later + noise
+        return cls(tables, balance[:points] + offset, balance[points:] + noise)
 
     def abandon_curve(self, upper: int, *, bounded: bool = False) -> AbandonCurve:
         """Expected abandons among all answers in the pipeline with ``k`` new dials, for
@@ -114,12 +114,15 @@ class PipelineOutlook:
             room = max(0.0, -float(self.shortfall_mean[-1])) + 3.0 * math.sqrt(
                 float(self.shortfall_var[-1]) + 1.0)
             upper = min(upper, 2 * math.ceil(room / per_dial) + 16)
-        size = min(int(np.searchsorted(DIAL_COUNTS, max(upper, 1))), DIAL_COUNTS.size - 1) + 1
-        mean = self.tables.new_answers[:size] + self.shortfall_mean
-        sd = np.sqrt(self.tables.new_answers_var[:size] + self.shortfall_var)
-        shortfall = sd * np.interp(mean / sd, _PSI_Z, _PSI)
-        return AbandonCurve(size, shortfall.max(axis=1),
-                            max(self.tables.answer_probability, 1e-6), upper)
+        size = min(bisect_left(_COUNTS, max(upper, 1)), len(_COUNTS) - 1) + 1
+        tables = self.tables
+        mean = tables.new_answers[:size] + self.shortfall_mean
+        sd = np.sqrt(tables.new_answers_var[:size] + self.shortfall_var)
+        mean /= sd
+        shortfall = np.interp(mean, _PSI_Z, _PSI)
+        shortfall *= sd
+        return AbandonCurve(size, shortfall.max(axis=1).tolist(),
+                            max(tables.answer_probability, 1e-6), upper)
 
 
 @dataclass(frozen=True)
@@ -127,14 +130,14 @@ class AbandonCurve:
     """Expected abandons (``abandons[i]``) with ``DIAL_COUNTS[i]`` new dials, ``i < size``."""
 
     size: int
-    abandons: FloatArray
+    abandons: list[float]
     answer_probability: float
     upper: int
 
     @property
     def committed(self) -> float:
         """Expected abandons among answers already in the pipeline (no new dial)."""
-        return float(self.abandons[0])
+        return self.abandons[0]
 
     def largest_dial(self, threshold: float, budget: float) -> tuple[int, float, bool]:
         """Most new dials (<= ``upper``) whose marginal abandon probability (expected extra
@@ -143,38 +146,30 @@ class AbandonCurve:
 
         Returns the count, the marginal abandon probability of the last dial counted and
         whether the budget (rather than the threshold or ``upper``) was the binding limit.
-        Between grid counts the curve is interpolated linearly.
+        Between grid counts the curve is interpolated linearly. The search walks the grid
+        from the first dial and usually stops within a few counts, so it runs on floats.
         """
         if self.upper <= 0:
             return 0, 0.0, False
-        abandons = self.abandons
-        if self.size == 2:  # the first dial alone (DIAL_COUNTS[:2] = 0, 1), in scalars
-            spent_one = float(abandons[1]) - float(abandons[0])
-            marginal_one = spent_one * (1.0 * (1.0 / self.answer_probability))
-            if marginal_one > threshold:
-                return 0, 0.0, False
-            if spent_one > budget:
-                return 0, 0.0, True
-            return self.upper, marginal_one, False
-        spent = abandons[1:] - abandons[0]
-        marginal = (abandons[1:] - abandons[:-1]) * (
-            _INV_STEPS[: self.size - 1] * (1.0 / self.answer_probability))
-        over_threshold = marginal > threshold
-        fails = over_threshold | (spent > budget)
-        first = int(np.argmax(fails))
-        if not fails[first]:
-            return self.upper, float(marginal[-1]), False
-        by_budget = not bool(over_threshold[first])
-        if first == 0:
-            return 0, 0.0, by_budget
-        lo, hi = float(DIAL_COUNTS[first]), float(DIAL_COUNTS[first + 1])
-        p_lo, p_hi = float(marginal[first - 1]), float(marginal[first])
-        s_lo, s_hi = float(spent[first - 1]), float(spent[first])
-        # Largest count in [lo, hi) still within both limits, by linear interpolation.
-        room = min((threshold - p_lo) / max(p_hi - p_lo, 1e-12),
-                   (budget - s_lo) / max(s_hi - s_lo, 1e-12), 1.0 - 1e-9)
-        best = min(self.upper, int(lo + max(0.0, room) * (hi - lo)))
-        return best, p_lo + (best - lo) / (hi - lo) * (p_hi - p_lo), by_budget
+        abandons, scale = self.abandons, 1.0 / self.answer_probability
+        committed = abandons[0]
+        p_lo = s_lo = 0.0
+        for i in range(1, self.size):
+            spent = abandons[i] - committed
+            marginal = (abandons[i] - abandons[i - 1]) * (_INV_STEPS[i - 1] * scale)
+            over_threshold = marginal > threshold
+            if over_threshold or spent > budget:
+                if i == 1:
+                    return 0, 0.0, not over_threshold
+                lo, hi = _COUNTS[i - 1], _COUNTS[i]
+                # Largest count in [lo, hi) still within both limits, by linear interpolation.
+                room = min((threshold - p_lo) / max(marginal - p_lo, 1e-12),
+                           (budget - s_lo) / max(spent - s_lo, 1e-12), 1.0 - 1e-9)
+                best = min(self.upper, int(lo + max(0.0, room) * (hi - lo)))
+                return best, p_lo + (best - lo) / (hi - lo) * (marginal - p_lo), not over_threshold
+            p_lo, s_lo = marginal, spent
+        return self.upper, p_lo, False
 
 
-_INV_STEPS = 1.0 / np.diff(DIAL_COUNTS)
+_COUNTS: list[float] = DIAL_COUNTS.tolist()
+_INV_STEPS: list[float] = (1.0 / np.diff(DIAL_COUNTS)).tolist()
