@@ -186,9 +186,12 @@ async def _run(runtime: ServiceRuntime, job_id: str, request: ImportRequest, upl
     out = copy_path(directory, request.name, copy_id)
     stored = False
     try:
-        count = await _in_thread(runtime, job_id, progress, parse_file, upload, request.name,
-                                 known_registries()[request.name].fmt, progress,
-                                 upload.with_suffix(".runs"), out)
+        try:
+            count = await _in_thread(runtime, job_id, progress, parse_file, upload,
+                                     request.name, known_registries()[request.name].fmt,
+                                     progress, upload.with_suffix(".runs"), out)
+        finally:  # parsed or refused: gone before the job reports its end
+            await asyncio.to_thread(_discard, upload)
         copy = CopyInForce(copy_id=copy_id, name=request.name, version=request.version,
                            downloaded_at=request.downloaded_at, imported_at=runtime.clock.now(),
                            count=count, sha256=sha256)
@@ -218,7 +221,8 @@ async def _run(runtime: ServiceRuntime, job_id: str, request: ImportRequest, upl
         log.exception("registry import %s failed", job_id)
         await _fail(runtime, job_id, progress, f"import failed: {type(exc).__name__}", None)
     finally:
-        await asyncio.to_thread(_discard, upload, *(() if stored else (out,)))
+        if not stored:
+            await asyncio.to_thread(_discard, out)
 
 
 async def _in_thread(runtime: ServiceRuntime, job_id: str, progress: Progress,
