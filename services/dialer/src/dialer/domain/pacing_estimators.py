@@ -213,21 +213,21 @@ class OutlookTables:
         ``demand + supply`` variances: the calls in flight against the busy agents (by
         elapsed handle time, or by phase), in one histogram over the tables of the
         populations present."""
+        busy = busy_elapsed.size > 0
         phases = (talk_elapsed is not None and talk_elapsed.size > 0) or (
             wrap_elapsed is not None and wrap_elapsed.size > 0)
-        key = (busy_elapsed.size > 0, phases)
-        fused = self._fused.get(key)
+        fused = self._fused.get((busy, phases))
         if fused is None:
-            tables = [(-1.0, self.handle_bin_width, self.agent_free)] if key[0] else []
+            tables = [(-1.0, self.handle_bin_width, self.agent_free)] if busy else []
             if phases:
                 tables += [(-1.0, self.talk_time.bin_width, self.talking_free),
                            (-1.0, self.wrap_time.bin_width, self.wrapping_free)]
             fused = _FusedTable.stack([*tables, (1.0, self.ring_bin_width, self.call_answered)])
-            self._fused[key] = fused
+            self._fused[(busy, phases)] = fused
+        populations = [busy_elapsed] if busy else []
         if phases:
-            return fused.sum((busy_elapsed, talk_elapsed, wrap_elapsed, ring_elapsed)[
-                (0 if key[0] else 1):])
-        return fused.sum((busy_elapsed, ring_elapsed)[(0 if key[0] else 1):])
+            populations += [talk_elapsed, wrap_elapsed]
+        return fused.sum([*populations, ring_elapsed])
 
     def supply(self, busy_elapsed: FloatArray) -> FloatArray:
         """Expected agents freed by each answer time + grace, then the variances, for
