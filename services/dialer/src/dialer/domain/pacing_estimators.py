@@ -93,6 +93,11 @@ class DurationEstimator:
             overflow=keep * self.overflow + (1.0 - keep) * batch_overflow,
         )
 
+    def bin_centres(self) -> FloatArray:
+        """The centre of every bin, then one more step: the row of a lookup table that
+        holds every duration beyond the grid."""
+        return (np.arange(self.weights.size + 1, dtype=np.float64) + 0.5) * self.bin_width
+
     def cdf(self, x: FloatArray) -> FloatArray:
         """P(duration <= x) for an array of durations (seconds)."""
         inside = np.interp(x, np.arange(self._cdf.size) * self.bin_width, self._cdf)
@@ -177,34 +182,27 @@ class OutlookTables:
     _fused: dict[tuple[bool, bool], _FusedTable] = field(
         default_factory=dict, init=False, repr=False)
 
-    @property
-    def handle_bin_width(self) -> float:
-        """Bin width of ``agent_free`` (seconds)."""
-        return self.handle_time.bin_width
-
     @cached_property
     def agent_free(self) -> FloatArray:
         """Per bin of elapsed handle time (built on first use: dialers that see the
         agents' phases do not need it)."""
         handle = self.handle_time
-        rows = (np.arange(handle.weights.size + 1, dtype=np.float64) + 0.5) * handle.bin_width
-        free = handle.conditional_end(rows, self.answer_times + self.grace)
-        return np.hstack((free, free * (1.0 - free)))
+        return _with_variances(handle.conditional_end(handle.bin_centres(),
+                                                      self.answer_times + self.grace))
 
     @cached_property
     def talking_free(self) -> FloatArray:
         """``agent_free`` for agents still talking, by elapsed talk time (built on first
         use: only dialers that see the agents' phases need it)."""
-        free = _talk_then_wrap(self.talk_time, self.wrap_time, self.answer_times + self.grace)
-        return np.hstack((free, free * (1.0 - free)))
+        return _with_variances(
+            _talk_then_wrap(self.talk_time, self.wrap_time, self.answer_times + self.grace))
 
     @cached_property
     def wrapping_free(self) -> FloatArray:
         """``agent_free`` for agents in wrap-up, by elapsed wrap-up time."""
         wrap = self.wrap_time
-        rows = (np.arange(wrap.weights.size + 1, dtype=np.float64) + 0.5) * wrap.bin_width
-        free = wrap.conditional_end(rows, self.answer_times + self.grace)
-        return np.hstack((free, free * (1.0 - free)))
+        return _with_variances(wrap.conditional_end(wrap.bin_centres(),
+                                                    self.answer_times + self.grace))
 
     def balance(self, busy_elapsed: FloatArray, ring_elapsed: FloatArray,
                 talk_elapsed: FloatArray | None = None,
@@ -218,7 +216,7 @@ class OutlookTables:
             wrap_elapsed is not None and wrap_elapsed.size > 0)
         fused = self._fused.get((busy, phases))
         if fused is None:
-            tables = [(-1.0, self.handle_bin_width, self.agent_free)] if busy else []
+            tables = [(-1.0, self.handle_time.bin_width, self.agent_free)] if busy else []
             if phases:
                 tables += [(-1.0, self.talk_time.bin_width, self.talking_free),
                            (-1.0, self.wrap_time.bin_width, self.wrapping_free)]
@@ -232,7 +230,7 @@ class OutlookTables:
     def supply(self, busy_elapsed: FloatArray) -> FloatArray:
         """Expected agents freed by each answer time + grace, then the variances, for
         agents whose phase is not known (elapsed handle time)."""
-        return _binned(busy_elapsed, self.handle_bin_width, self.agent_free)
+        return _binned(busy_elapsed, self.handle_time.bin_width, self.agent_free)
 
     def supply_talking(self, talk_elapsed: FloatArray) -> FloatArray:
         """The same for agents still talking (elapsed talk time): the rest of the talk,
@@ -246,6 +244,11 @@ class OutlookTables:
     def demand(self, ring_elapsed: FloatArray) -> FloatArray:
         """Expected live answers of calls in flight by each answer time, then variances."""
         return _binned(ring_elapsed, self.ring_bin_width, self.call_answered)
+
+
+def _with_variances(probability: FloatArray) -> FloatArray:
+    """A table of Bernoulli probabilities followed by their variances, column-wise."""
+    return np.hstack((probability, probability * (1.0 - probability)))
 
 
 def _talk_then_wrap(talk: DurationEstimator, wrap: DurationEstimator,
@@ -424,8 +427,7 @@ class CampaignStatistics:
         levels = (np.arange(points, dtype=np.float64) + 0.5) / points
         times = self.answer_delay.quantiles(levels)
         ring = self.non_live_duration
-        ring_rows = (np.arange(ring.weights.size + 1, dtype=np.float64) + 0.5) * ring.bin_width
-        answered = self.live_answer_within(ring_rows, times)
+        answered = self.live_answer_within(ring.bin_centres(), times)
         share = self.answer_probability * levels
         return OutlookTables(
             answer_probability=self.answer_probability,
@@ -434,7 +436,7 @@ class CampaignStatistics:
             answer_lead=self.answer_delay.expected_lead(times),
             handle_time=self.handle_time,
             ring_bin_width=ring.bin_width,
-            call_answered=np.hstack((answered, answered * (1.0 - answered))),
+            call_answered=_with_variances(answered),
             new_answers=DIAL_COUNTS[:, None] * share,
             new_answers_var=DIAL_COUNTS[:, None] * (share * (1.0 - share)),
             talk_time=self.talk_time,
