@@ -164,14 +164,43 @@ def test_more_idle_agents_never_means_fewer_lines() -> None:
 
 def test_budget_plan_arithmetic() -> None:
     budget = AbandonBudget(0.0, SHIFT, live_answers=1000, abandons=20)
-    config = PacingConfig(reserve_floor=1.0, reserve_sigmas=2.0, correction_horizon=3600.0)
+    config = PacingConfig(reserve_floor=1.0, reserve_sigmas=2.0, correction_horizon=3600.0,
+                          min_correction_horizon=600.0)
     plan = plan_budget(budget, config, now=SHIFT - 1800.0, committed=0.5, answer_rate=0.1)
     horizon_answers = 0.1 * 1800.0  # the window ends before the correction horizon
     reserve = 1.0 + 2.0 * math.sqrt(0.03 * horizon_answers)
+    final = 0.03 - reserve / (1000 + horizon_answers)
     assert plan.horizon_answers == pytest.approx(horizon_answers)
     assert plan.reserve == pytest.approx(reserve)
-    assert plan.allowed == pytest.approx(0.03 * (1000 + horizon_answers) - 20 - 0.5 - reserve)
+    assert plan.final_rate == pytest.approx(final)
+    assert plan.allowed == pytest.approx(final * (1000 + horizon_answers) - 20 - 0.5)
     assert plan.planned_rate == pytest.approx(plan.allowed / horizon_answers)
+
+
+def test_a_fresh_window_spends_from_its_start() -> None:
+    """The reserve is spread over the whole window, not held back from its first hour: a
+    10-agent team (about 200 live answers an hour) plans close to the target at once."""
+    fresh = AbandonBudget(0.0, SHIFT)
+    plan = plan_budget(fresh, PREDICTIVE, now=0.0, committed=0.0, answer_rate=10 / 170.0)
+    window_answers = 10 / 170.0 * SHIFT
+    assert plan.final_rate == pytest.approx(0.03 - plan.reserve / window_answers)
+    assert plan.planned_rate == pytest.approx(plan.final_rate)
+    assert plan.planned_rate > 0.85 * PREDICTIVE.target_abandon_rate  # was 0.1x
+
+
+def test_window_end_spreads_a_surplus_over_the_minimum_horizon() -> None:
+    """A minute before the window ends, a surplus of a few abandons is not spent in one
+    burst: it is spread over ``min_correction_horizon`` and the rest stays unspent."""
+    budget = AbandonBudget(0.0, SHIFT, live_answers=8000, abandons=230)
+    burst, spread = (plan_budget(budget, replace(PREDICTIVE, min_correction_horizon=m),
+                                 now=SHIFT - 60.0, committed=0.0, answer_rate=0.3)
+                     for m in (0.0, 600.0))
+    assert spread.horizon_answers == pytest.approx(0.3 * 600.0)
+    assert burst.horizon_answers == pytest.approx(0.3 * 60.0)
+    surplus = spread.final_rate * 8000 - 230
+    assert surplus > 5.0
+    assert spread.planned_rate == pytest.approx(spread.final_rate + surplus / 180.0)
+    assert burst.planned_rate > 3 * spread.planned_rate
 
 
 def test_exhausted_budget_plans_nothing() -> None:
@@ -216,6 +245,8 @@ def test_config_rejects_nonsense() -> None:
         PacingConfig(future_dial_weight=-0.5)
     with pytest.raises(ValueError):
         PacingConfig(threshold_gain=0.0)
+    with pytest.raises(ValueError):
+        PacingConfig(min_correction_horizon=-1.0)
 
 
 def test_counting_future_dials_as_competition_never_means_more_lines() -> None:

@@ -8,13 +8,13 @@ and the benchmark drive the same code. All times are in seconds.
 
 Predictive mode spends the abandon budget of the regulatory window deliberately:
 
-1. budget: ``allowed = target * (live answers so far + expected live answers in the rest
-   of the window) - abandons so far - expected abandons of calls already in flight -
-   reserve``, where the reserve (``reserve_floor + reserve_sigmas * sqrt(expected future
-   abandons)``) shrinks as the window runs out and evidence accumulates;
-2. planned rate: the allowed abandons spread over the expected future answers. Realised
-   abandons feed straight back: a bad hour lowers the planned rate for the rest of the
-   window, a good one raises it;
+1. budget: the window is steered to end at ``final = target - reserve / (its expected
+   live answers)``; ``allowed = final * expected answers in the correction horizon +
+   surplus``, where the surplus is ``final * live answers so far - abandons so far -
+   expected abandons of calls already in flight`` (see :func:`plan_budget`);
+2. planned rate: the allowed abandons spread over the horizon's expected answers.
+   Realised abandons feed straight back: a bad hour lowers the planned rate, a good one
+   raises it;
 3. dial the most new calls whose marginal abandon probability stays within
    ``threshold_gain * planned rate`` and whose expected abandons together stay within
    the allowed budget (:mod:`dialer.domain.pacing_model`); never fewer than progressive.
@@ -73,7 +73,8 @@ class PacingConfig:
       of planned abandon rate), ``max_planned_rate`` (cap of the planned rate),
       ``reserve_sigmas`` and ``reserve_floor`` (abandons held back, see
       :func:`plan_budget`), ``correction_horizon`` (seconds over which a budget surplus
-      or deficit is worked off), ``answer_points`` (answer delays the model checks) and
+      or deficit is worked off) and ``min_correction_horizon`` (never over less, even at
+      the end of the window), ``answer_points`` (answer delays the model checks) and
       ``future_dial_weight`` (share of the live answers of the dials of the coming
       seconds counted as competing with a new call; 0: the decisions to come account
       for themselves, which is what the optimal policy of the Markovian twins does).
@@ -85,13 +86,14 @@ class PacingConfig:
     max_lines_per_agent: float = 20.0
     lines_per_agent: float = 2.0
     enforce_budget: bool = True
-    threshold_gain: float = 0.35
+    threshold_gain: float = 0.25
     max_planned_rate: float = 2.0
     reserve_sigmas: float = 1.5
     correction_horizon: float = 3600.0
     reserve_floor: float = 2.0
     answer_points: int = 8
     future_dial_weight: float = 0.0
+    min_correction_horizon: float = 600.0
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.target_abandon_rate < 1.0:
@@ -102,6 +104,8 @@ class PacingConfig:
             raise ValueError("lines_per_agent must be >= 1 and answer_points >= 1")
         if self.future_dial_weight < 0.0 or self.threshold_gain <= 0.0:
             raise ValueError("future_dial_weight must be >= 0 and threshold_gain > 0")
+        if self.correction_horizon <= 0.0 or self.min_correction_horizon < 0.0:
+            raise ValueError("correction_horizon must be > 0 and min_correction_horizon >= 0")
 
 
 @dataclass(frozen=True)
@@ -206,12 +210,15 @@ class BudgetPlan:
     """Abandons the pacer may still spend, planned over the correction horizon.
 
     ``horizon_answers``: live answers expected in the horizon; ``reserve``: abandons held
-    back against bad luck; ``allowed``: abandons new dials may add by the end of the
-    horizon; ``planned_rate``: ``allowed`` per expected answer (0 when exhausted).
+    back against bad luck; ``final_rate``: the abandon rate the window is steered to end
+    at (the target less the reserve spread over all of the window's answers);
+    ``allowed``: abandons new dials may add by the end of the horizon; ``planned_rate``:
+    ``allowed`` per expected answer (0 when exhausted).
     """
 
     horizon_answers: float
     reserve: float
+    final_rate: float
     allowed: float
     planned_rate: float
 
@@ -220,24 +227,33 @@ def plan_budget(
     budget: AbandonBudget, config: PacingConfig, *, now: float, committed: float,
     answer_rate: float,
 ) -> BudgetPlan:
-    """Budget accounting of the regulatory window.
+    """Budget accounting of the regulatory window: a trajectory to the window's end.
 
-    By the end of the horizon (``correction_horizon`` seconds or the end of the window,
-    whichever is first) abandons may reach ``target x (answers so far + answers expected
-    in the horizon)`` minus a reserve; what remains after the abandons so far and the
-    ``committed`` abandons of calls already in flight is the allowance. Correcting within
-    the horizon rather than over the whole window makes realised abandons feed back fast;
-    the reserve (``reserve_floor + reserve_sigmas x sqrt(expected abandons in the
-    horizon)``) shrinks towards the floor as the window ends. ``answer_rate``: expected
-    live answers per second.
+    The window is steered to end at ``final = target - reserve / (answers so far + answers
+    expected in the rest of the window)``: the reserve (``reserve_floor + reserve_sigmas
+    x sqrt(expected abandons in the horizon)``, shrinking towards the floor as the window
+    ends) is spread over the whole window, not held back from the next hour, so a window
+    starts spending at once and its last hour is not a spree. ``surplus = final x answers
+    so far - abandons so far - committed`` (the expected abandons of calls already in
+    flight) is how far the window is below that trajectory (negative: above it). It is
+    worked off over the horizon (``correction_horizon`` seconds or the rest of the window,
+    whichever is first), so realised abandons feed back fast; but never over less than
+    ``min_correction_horizon``: in the window's last minutes a few abandons more or less
+    would otherwise swing the plan between a burst and progressive dialing. What the
+    window cannot spend by its end stays unspent. ``answer_rate``: expected live answers
+    per second.
     """
-    horizon = min(config.correction_horizon, budget.remaining_time(now))
-    answers = answer_rate * horizon
+    remaining = budget.remaining_time(now)
+    horizon = min(config.correction_horizon, remaining)
     target = config.target_abandon_rate
-    reserve = config.reserve_floor + config.reserve_sigmas * math.sqrt(target * answers)
-    allowed = target * (budget.live_answers + answers) - budget.abandons - committed - reserve
+    reserve = config.reserve_floor + config.reserve_sigmas * math.sqrt(
+        target * answer_rate * horizon)
+    final = target - reserve / max(budget.live_answers + answer_rate * remaining, 1.0)
+    surplus = final * budget.live_answers - budget.abandons - committed
+    answers = answer_rate * max(horizon, config.min_correction_horizon)
+    allowed = final * answers + surplus
     planned = min(config.max_planned_rate, max(0.0, allowed) / max(answers, 1.0))
-    return BudgetPlan(answers, reserve, allowed, planned)
+    return BudgetPlan(answers, reserve, final, allowed, planned)
 
 
 def _predictive(
@@ -279,6 +295,7 @@ def _predictive(
         "horizon_answers": plan.horizon_answers,
         "committed_abandons": committed,
         "reserve_abandons": plan.reserve,
+        "final_abandon_rate": plan.final_rate,
         "allowed_abandons": plan.allowed,
         "planned_abandon_rate": plan.planned_rate,
         "abandon_threshold": threshold,
