@@ -7,6 +7,7 @@ fire, which nobody notices until the incident it was written for.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import json
 import re
@@ -28,13 +29,14 @@ _MATCHERS = re.compile(r"\b(kaden_[a-z0-9_]+)\{([^}]*)\}")
 _TEMPLATE_LABELS = re.compile(r"\{\{\s*\$?(?:labels\.)?([a-z_]+)\s*\}\}")
 
 
+@functools.cache
 def exposed_series() -> dict[str, frozenset[str]]:
     """Series name -> its label names, for every Kaden metric the services register.
 
     Counters are exposed as ``<name>_total``; histograms as ``_bucket`` (with ``le``),
     ``_sum`` and ``_count``; gauges under their own name. Reads prometheus_client's
     registry internals (``_names_to_collectors``, ``_labelnames``): its public API does not
-    list the label names of a metric that has no sample yet.
+    list the label names of a metric that has no sample yet. Computed once per session.
     """
     for service in SERVICES:
         importlib.import_module(f"{service}.main")
@@ -46,10 +48,8 @@ def exposed_series() -> dict[str, frozenset[str]]:
         if (kind == "counter" and name.endswith("_total")) or (
                 kind == "gauge" and name == collector._name):
             series[name] = labels
-        elif kind == "histogram" and name.endswith(("_sum", "_count")):
-            series[name] = labels
-        elif kind == "histogram" and name.endswith("_bucket"):
-            series[name] = labels | {"le"}
+        elif kind == "histogram" and name.endswith(("_bucket", "_sum", "_count")):
+            series[name] = labels | {"le"} if name.endswith("_bucket") else labels
     return series
 
 
