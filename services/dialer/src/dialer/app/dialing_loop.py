@@ -264,7 +264,7 @@ class DialingLoop:
                 if room <= 0:
                     break
                 placed, decided = await self._txn(functools.partial(
-                    self.pacer.dial_tenant, tenant=tenant, running=rows, now=self.clock.now(),
+                    self.pacer.dial_tenant, tenant=tenant, running=rows, clock=self.clock,
                     monotonic=monotonic, lines_in_use=in_use, max_calls=room))
                 in_use += len(placed)
                 orders += placed

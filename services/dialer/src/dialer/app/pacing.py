@@ -35,6 +35,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from common.clock import Clock
 from common.events import build_envelope
 from common.events.catalog import PacingDecidedV1
 from common.eventstore import Outbox
@@ -151,15 +152,18 @@ class Pacer:
             del self._windows[key]
 
     async def dial_tenant(self, session: AsyncSession, tenant: str, running: Sequence[Row[Any]],
-                          *, now: datetime, monotonic: float, lines_in_use: int,
+                          *, clock: Clock, monotonic: float, lines_in_use: int,
                           max_calls: int) -> tuple[list[DialOrder], list[Outcome]]:
         """Pace the tenant's ``running`` campaign rows (owned, not preview).
 
         Campaigns are owned per process but agents are shared per tenant: the pass holds
         the tenant's lock (:func:`lock_tenant`) and reads the calls in flight under it, so
-        a pass of another process placing calls for the same agents waits and sees them."""
+        a pass of another process placing calls for the same agents waits and sees them.
+        The pass's time is read once the calls in flight are: the calls it places are
+        stamped after every change it saw (a call that ended while the pass waited for the
+        lock or a connection does not end after the dials it made room for)."""
         await lock_tenant(session, tenant)
-        pipelines = await self._pipelines(session, tenant, now)
+        now, pipelines = await self._pipelines(session, tenant, clock)
         ready = await self._ready_agents(session, tenant)
         order = sorted(running, key=lambda r: (-r.priority, r.campaign_id))
         idle = allocate_agents(ready, {c: p.in_flight for c, p in pipelines.items()},
@@ -287,13 +291,15 @@ class Pacer:
 
     # ------------------------------------------------------------------ observation
     async def _pipelines(self, session: AsyncSession, tenant: str,
-                         now: datetime) -> dict[str, _Pipeline]:
-        """Calls in flight, busy and paused agents, and hopper depth per campaign."""
+                         clock: Clock) -> tuple[datetime, dict[str, _Pipeline]]:
+        """The time of the pass (read just after the calls in flight) and, per campaign,
+        calls in flight, busy and paused agents, and hopper depth."""
         pipelines: dict[str, _Pipeline] = defaultdict(_Pipeline)
-        in_flight = await session.execute(
+        in_flight = (await session.execute(
             select(calls.c.campaign_id, calls.c.state, calls.c.dialed_at)
             .where(calls.c.tenant_id == tenant,
-                   calls.c.state.in_([s.value for s in IN_FLIGHT_STATES])))
+                   calls.c.state.in_([s.value for s in IN_FLIGHT_STATES])))).all()
+        now = clock.now()
         for campaign_id, state, dialed_at in in_flight:
             if state == CallState.WAITING.value:
                 pipelines[campaign_id].waiting += 1
@@ -329,7 +335,7 @@ class Pacer:
             .group_by(hopper.c.campaign_id))
         for campaign_id, count in depths:
             pipelines[campaign_id].hopper = int(count)
-        return pipelines
+        return now, pipelines
 
     async def _ready_agents(self, session: AsyncSession, tenant: str) -> dict[str, set[str]]:
         """Each ready agent not reserved for a call, and the campaigns it serves."""
