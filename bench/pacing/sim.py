@@ -2,8 +2,9 @@
 
 Common random numbers: the n-th dial of a seed has the same outcome (live or not, its
 delays) and, if connected, the same talk and wrap-up draws under every policy; breaks
-are the same too. The pacing policy is called every second and whenever an agent
-becomes available, with a :class:`PacingState` built from what a dialer can observe.
+are the same too. The pacing policy is called every second (optionally also whenever
+an agent becomes available), with a :class:`PacingState` built from what a dialer can
+observe.
 """
 
 from __future__ import annotations

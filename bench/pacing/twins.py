@@ -33,6 +33,41 @@ def twin_optimum(
     scenario: Scenario, target: float = 0.03, handle_mean: float = 170.0, method: str = "highs-ds"
 ) -> dict[str, float]:
     """Optimal occupancy of the twin of ``scenario`` with abandon rate <= ``target``."""
+    return _solve(scenario, target, handle_mean, method)[0]
+
+
+def optimal_dial_levels(scenario: Scenario, target: float = 0.03,
+                        handle_mean: float = 170.0) -> np.ndarray:
+    """The optimal policy of the twin as ``levels[b]``: calls to have in flight when
+    ``b`` agents are busy (dial up to it; the policy is a threshold in each row).
+
+    The LP fixes the policy only in the states it visits. A row it never visits (fewer
+    busy agents than the optimum ever has) continues the rows above it: their level plus
+    the last step between them (what one more idle agent adds), and never below
+    progressive (a call per idle agent). The one state the LP may randomise in is
+    rounded to the nearer action.
+    """
+    _, y, z, out_rate, b_min = _solve(scenario, target, handle_mean, "highs-ds")
+    flow = y * out_rate + z  # rate at which each pre-decision state is passed through
+    visited = flow > 1e-7 * flow.max()  # below: the solver's round-off, not a policy
+    dial = visited & (z > 0.5 * flow)
+    rows, c_max = dial.shape[0], dial.shape[1] - 1
+    levels = np.zeros(rows, dtype=np.int64)
+    for row in range(rows - 1, -1, -1):
+        on = np.flatnonzero(dial[row])
+        if on.size:
+            levels[row] = on[-1] + 1
+        elif row < rows - 1:
+            step = levels[row + 1] - (levels[row + 2] if row + 2 < rows else 0)
+            levels[row] = levels[row + 1] + max(1, step)
+        levels[row] = min(c_max, max(levels[row], rows - 1 - row))
+    return np.concatenate((np.full(b_min, levels[0]), levels))
+
+
+def _solve(scenario: Scenario, target: float, handle_mean: float,
+           method: str) -> tuple[dict[str, float], np.ndarray, np.ndarray, np.ndarray, int]:
+    """The LP: the optimum, and the solution (``y``, ``z`` and the out rates of the
+    states, shaped (busy - b_min, calls in flight)) with ``b_min``."""
     n, p = scenario.agents, scenario.answer_probability
     mu, theta = 1.0 / handle_mean, 1.0 / scenario.flight_mean
     c_max = math.ceil(2.5 * n * mu / (theta * p)) + 10
@@ -83,13 +118,14 @@ def twin_optimum(
                      bounds=bounds, method=method)
     if result.status != 0:
         raise RuntimeError(f"twin LP failed: {result.message}")
-    y = result.x[:size]
-    return {
+    y, z = result.x[:size], result.x[size:]
+    optimum = {
         "occupancy": float(-result.fun),
         "abandon_rate": float(np.dot(y, np.where(b == n, answers, 0.0)) / np.dot(y, answers)),
         "states": float(size),
         "mass_at_truncation": float(y[(c == c_max) | ((b == b_min) & (b_min > 0))].sum()),
     }
+    return optimum, y.reshape(shape), z.reshape(shape), out_rate.reshape(shape), b_min
 
 
 if __name__ == "__main__":
