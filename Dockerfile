@@ -7,7 +7,8 @@ ENV UV_PYTHON_DOWNLOADS=never UV_COMPILE_BYTECODE=1 PYTHONDONTWRITEBYTECODE=1 \
 COPY pyproject.toml uv.lock ./
 COPY libs libs
 COPY services services
-RUN uv sync --frozen --no-dev --all-packages --no-editable
+RUN uv sync --frozen --no-dev --all-packages --no-editable \
+    && mkdir -p /var/lib/kaden/registries && chown 10001 /var/lib/kaden/registries
 USER 10001
 EXPOSE 8000
 CMD ["kaden", "--help"]
