@@ -22,7 +22,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from bench.pacing.report import OURS, render
-from bench.pacing.scenarios import ALL, BASE, TWINS, VARIANTS
+from bench.pacing.scenarios import ALL, BASE, TWIN_HANDLE_MEAN, TWINS, VARIANTS
 from bench.pacing.timing import decision_microseconds
 from bench.pacing.tune import BY_NAME, CONTENDERS, run_task, tune
 from bench.pacing.twins import twin_optimum
@@ -37,7 +37,7 @@ LP_CACHE = RESULTS / "pacing-twins-lp.json"
 def lp_key(name: str) -> str:
     """Cache key: everything the twin's LP depends on."""
     twin = ALL[name]
-    return f"{name}|{twin.agents}|{twin.answer_probability}|{twin.flight_mean:.6f}|0.03|170"
+    return f"{name}|{twin.agents}|{twin.answer_probability}|{twin.flight_mean:.6f}|0.03|{TWIN_HANDLE_MEAN:g}"
 
 
 def lp_task(name: str) -> tuple[str, dict[str, float]]:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 WARMUP = 1800.0
 SHIFT = 8 * 3600.0
 HOUR4 = WARMUP + 4 * 3600.0
+TWIN_HANDLE_MEAN = 170.0  # the Markovian twins' exponential handle time, seconds
 
 
 @dataclass(frozen=True)

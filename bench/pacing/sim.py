@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.pacing.scenarios import HOUR4, SHIFT, WARMUP, Scenario
+from bench.pacing.scenarios import HOUR4, SHIFT, TWIN_HANDLE_MEAN, WARMUP, Scenario
 from dialer.domain.pacing import AbandonBudget, PacingState
 from dialer.domain.pacing_estimators import CampaignStatistics
 
@@ -156,7 +156,7 @@ def simulate(
 
     def connect(agent: int, call: int, t: float) -> None:
         if markov:
-            handle = talk = 170.0 * e_handle[call]
+            handle = talk = TWIN_HANDLE_MEAN * e_handle[call]
         else:
             mu, sigma = talk_after if t >= HOUR4 else talk_before
             talk = math.exp(mu + sigma * z_talk[call])

@@ -38,19 +38,23 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from bench.pacing.policies import Progressive
-from bench.pacing.scenarios import ALL, TWINS
+from bench.pacing.scenarios import ALL, TWIN_HANDLE_MEAN, TWINS
 from bench.pacing.sim import Policy, simulate
 from bench.pacing.twins import optimal_dial_levels, twin_optimum
 from dialer.domain.pacing import PacingConfig, PacingState, plan_budget
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
-HANDLE_MEAN = 170.0
 FAMILY = tuple(round(0.0025 * i, 4) for i in range(1, 41))  # LP targets 0.25% .. 10%
 KNOBS = (0.029, 0.030, 0.031)
 
 
+def _top_up(levels: np.ndarray, state: PacingState) -> int:
+    """Dial up to ``levels[busy agents]`` calls in flight."""
+    return max(0, int(levels[state.busy_agents]) - state.lines_in_use)
+
+
 class Optimal(Policy):
-    """Hold ``levels[busy agents]`` calls in flight (the twin's LP policy)."""
+    """The twin's LP policy."""
 
     name = "optimal"
 
@@ -58,40 +62,37 @@ class Optimal(Policy):
         self.levels = levels
 
     def decide(self, state: PacingState) -> int:
-        return max(0, int(self._levels(state)[state.busy_agents]) - state.lines_in_use)
-
-    def _levels(self, state: PacingState) -> np.ndarray:
-        return self.levels
+        return _top_up(self.levels, state)
 
 
-class OptimalWithBudget(Optimal):
+class OptimalWithBudget(Policy):
     """The optimal policy of the target nearest the planned rate of our budget control."""
 
     name = "optimal + budget"
 
     def __init__(self, family: dict[float, np.ndarray], knob: float) -> None:
-        super().__init__(family[min(family)])
         self.targets = np.array(sorted(family))
         self.family = [family[t] for t in self.targets]
         self.config = PacingConfig(target_abandon_rate=knob, answer_grace=0.0)
 
-    def _levels(self, state: PacingState) -> np.ndarray:
+    def decide(self, state: PacingState) -> int:
         agents = state.idle_agents + state.busy_agents
         plan = plan_budget(state.budget, self.config, now=state.now, committed=0.0,
-                           answer_rate=agents / HANDLE_MEAN)
-        return self.family[int(np.argmin(np.abs(self.targets - plan.planned_rate)))]
+                           answer_rate=agents / TWIN_HANDLE_MEAN)
+        nearest = int(np.argmin(np.abs(self.targets - plan.planned_rate)))
+        return _top_up(self.family[nearest], state)
 
 
 @cache
 def _family(scenario: str) -> dict[float, np.ndarray]:
-    return {t: optimal_dial_levels(ALL[scenario], t, HANDLE_MEAN) for t in FAMILY}
+    return {t: optimal_dial_levels(ALL[scenario], t) for t in FAMILY}
 
 
 def _pacer(scenario: str, policy: str, knob: float) -> Policy:
     if policy == Progressive.name:
         return Progressive()
     if policy == Optimal.name:
-        return Optimal(optimal_dial_levels(ALL[scenario], knob, HANDLE_MEAN))
+        return Optimal(optimal_dial_levels(ALL[scenario], knob))
     return OptimalWithBudget(_family(scenario), knob)
 
 

@@ -26,18 +26,19 @@ import numpy as np
 from scipy import sparse
 from scipy.optimize import linprog
 
-from bench.pacing.scenarios import Scenario
+from bench.pacing.scenarios import TWIN_HANDLE_MEAN, Scenario
 
 
 def twin_optimum(
-    scenario: Scenario, target: float = 0.03, handle_mean: float = 170.0, method: str = "highs-ds"
+    scenario: Scenario, target: float = 0.03, handle_mean: float = TWIN_HANDLE_MEAN,
+    method: str = "highs-ds",
 ) -> dict[str, float]:
     """Optimal occupancy of the twin of ``scenario`` with abandon rate <= ``target``."""
     return _solve(scenario, target, handle_mean, method)[0]
 
 
 def optimal_dial_levels(scenario: Scenario, target: float = 0.03,
-                        handle_mean: float = 170.0) -> np.ndarray:
+                        handle_mean: float = TWIN_HANDLE_MEAN) -> np.ndarray:
     """The optimal policy of the twin as ``levels[b]``: calls to have in flight when
     ``b`` agents are busy (dial up to it; the policy is a threshold in each row).
 

@@ -13,17 +13,15 @@ import pytest
 from scipy import sparse
 from scipy.sparse.linalg import spsolve
 
-from bench.pacing.scenarios import ALL
+from bench.pacing.scenarios import ALL, TWIN_HANDLE_MEAN
 from bench.pacing.twins import optimal_dial_levels, twin_optimum
-
-HANDLE_MEAN = 170.0
 
 
 def evaluate(name: str, levels: np.ndarray) -> tuple[float, float]:
     """Exact long-run occupancy and abandon rate of the twin under the level policy."""
     twin = ALL[name]
     n, p = twin.agents, twin.answer_probability
-    mu, theta = 1.0 / HANDLE_MEAN, 1.0 / twin.flight_mean
+    mu, theta = 1.0 / TWIN_HANDLE_MEAN, 1.0 / twin.flight_mean
     c_max = int(levels.max()) + 1
     index = {(b, c): i for i, (b, c) in enumerate(  # states after the dialer's top-up
         (b, c) for b in range(n + 1) for c in range(int(levels[b]), c_max + 1))}
