@@ -188,16 +188,17 @@ def decide(state: PacingState, config: PacingConfig) -> PacingDecision:
     }
     if agents == 0:
         return _decision(0, PacingReason.NO_AGENTS, base)
-    cap = max(0, math.floor(config.max_lines_per_agent * agents) - state.lines_in_use)
+    in_use = state.lines_in_use
+    cap = max(0, math.floor(config.max_lines_per_agent * agents) - in_use)
     progressive = min(cap, progressive_lines(state))
     if config.mode is PacingMode.PROGRESSIVE:
         return _decision(progressive, PacingReason.PROGRESSIVE, base)
     if config.mode is PacingMode.POWER:
         if config.enforce_budget and _window_rate(state.budget) > config.target_abandon_rate:
             return _decision(progressive, PacingReason.BUDGET_EXHAUSTED, base)
-        power = round(config.lines_per_agent * state.idle_agents) - state.lines_in_use
+        power = round(config.lines_per_agent * state.idle_agents) - in_use
         return _decision(min(cap, max(0, power)), PacingReason.POWER, base)
-    return _predictive(state, config, cap, progressive, base)
+    return _predictive(state, config, agents, cap, progressive, base)
 
 
 def _window_rate(budget: AbandonBudget) -> float:
@@ -259,13 +260,13 @@ def plan_budget(
 def _predictive(
     state: PacingState,
     config: PacingConfig,
+    agents: int,
     cap: int,
     progressive: int,
-    base: dict[str, JsonScalar],
+    info: dict[str, JsonScalar],
 ) -> PacingDecision:
     """Predictive mode: the abandon budget of the window, spent by the pipeline model."""
     stats = state.statistics
-    agents = state.idle_agents + state.busy_agents
     answer_rate = agents / stats.handle_time.mean
     outlook = PipelineOutlook.build(
         statistics=stats,
@@ -288,7 +289,7 @@ def _predictive(
     plan = plan_budget(state.budget, config, now=state.now, committed=committed,
                        answer_rate=answer_rate)
     threshold = config.threshold_gain * plan.planned_rate
-    info = base | {
+    info.update({
         "answer_probability": stats.answer_probability,
         "mean_answer_delay": stats.answer_delay.mean,
         "mean_handle_time": stats.handle_time.mean,
@@ -299,7 +300,7 @@ def _predictive(
         "allowed_abandons": plan.allowed,
         "planned_abandon_rate": plan.planned_rate,
         "abandon_threshold": threshold,
-    }
+    })
     if plan.allowed <= 0.0:
         return _decision(progressive, PacingReason.BUDGET_EXHAUSTED, info)
     lines, marginal, by_budget = curve.largest_dial(threshold, plan.allowed)
@@ -318,5 +319,7 @@ def _predictive(
 
 
 def _decision(lines: int, reason: PacingReason, info: dict[str, JsonScalar]) -> PacingDecision:
-    """Assemble the decision, recording the lines and the reason in the explanation."""
-    return PacingDecision(lines, reason, info | {"lines_to_dial": lines, "reason": reason.value})
+    """Assemble the decision, recording the lines and the reason in the explanation (a
+    dict of the decision's own, which this completes)."""
+    info["lines_to_dial"], info["reason"] = lines, reason.value
+    return PacingDecision(lines, reason, info)

@@ -303,7 +303,7 @@ class _FusedTable:
         rows = []
         for elapsed, (edges, first) in zip(populations, self.parts, strict=True):
             if elapsed is not None and elapsed.size:
-                index = np.searchsorted(edges, elapsed, side="right")
+                index = edges.searchsorted(elapsed, "right")
                 if first:
                     index += first
                 rows.append(index)
@@ -321,18 +321,24 @@ def _edges(bin_width: float, rows: int) -> FloatArray:
     return edges
 
 
+_ONES = np.ones(1024)
+_ONES.flags.writeable = False
+
+
 def _sum_rows(table: FloatArray, index: NDArray[np.intp]) -> FloatArray:
     """``table[index].sum(axis=0)``: the rows gathered when there are fewer of them than
-    the table has, else a histogram of the rows times the table."""
-    if index.size < table.shape[0]:
-        return np.asarray(np.ones(index.size) @ table.take(index, axis=0))
+    the table has (as a product with a vector of ones: one BLAS call), else a histogram of
+    the rows times the table."""
+    n = index.size
+    if n < table.shape[0]:
+        ones = _ONES[:n] if n <= _ONES.size else np.ones(n)
+        return np.asarray(ones @ table.take(index, axis=0))
     return np.asarray(np.bincount(index, minlength=table.shape[0]).astype(np.float64) @ table)
 
 
 def _binned(elapsed: FloatArray, bin_width: float, table: FloatArray) -> FloatArray:
     """Sum of the table rows of the bins that ``elapsed`` (seconds) fall in."""
-    return _sum_rows(table, np.searchsorted(_edges(bin_width, table.shape[0]), elapsed,
-                                            side="right"))
+    return _sum_rows(table, _edges(bin_width, table.shape[0]).searchsorted(elapsed, "right"))
 
 
 @dataclass(frozen=True)
