@@ -16,7 +16,7 @@ run:
 	@KADEN_KAFKA_VERSIONS="$(KAFKA_DEFAULT)" scripts/setup.sh
 	@$(PY) -m simulator.devstack
 
-test: setup
+test: setup lint
 	@echo "==> all tests (Kafka $(KAFKA_DEFAULT), PostgreSQL, SQLite)"
 	KADEN_KAFKA_VERSION=$(KAFKA_DEFAULT) $(PYTEST) -p no:cacheprovider
 	@echo "==> Kafka integration tests again on Kafka $(KAFKA_PROD) (production runs 4.x)"
@@ -27,7 +27,8 @@ test-fast:  ## unit tests only, no infrastructure
 
 lint:
 	.venv/bin/ruff check libs services tests bench
-	.venv/bin/mypy libs/common/src
+	.venv/bin/mypy libs/common/src libs/simulator/src services/leads/src services/dialer/src \
+		services/agent/src services/compliance/src services/reporting/src
 
 bench:
 	$(PY) bench/backbone/run.py

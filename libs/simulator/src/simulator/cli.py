@@ -9,6 +9,7 @@ import argparse
 import asyncio
 import signal
 import sys
+from typing import TextIO
 
 from simulator.agents import AgentBehaviour
 from simulator.board import render
@@ -16,7 +17,7 @@ from simulator.tenant import SimulationConfig, TenantSimulation, local_clients
 
 
 async def run_simulation(sim: TenantSimulation, stop: asyncio.Event, board_every_s: float = 5.0,
-                         out: object = sys.stdout) -> None:
+                         out: TextIO = sys.stdout) -> None:
     """Prepare the tenant, run the agents, print the KPI board until ``stop`` is set."""
     await sim.prepare()
     job = sim.import_job

@@ -126,7 +126,7 @@ facts_watermarks = Table(
 
 def dialect_insert(session: AsyncSession, table: Table) -> postgresql.Insert | sqlite.Insert:
     """The session dialect's INSERT, which supports ``ON CONFLICT`` (upserts, replays)."""
-    dialect = session.bind.dialect.name
+    dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
         return postgresql.insert(table)
     if dialect == "sqlite":

@@ -19,7 +19,7 @@ from datetime import date
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import zipcodes  # type: ignore[import-not-found]
+import zipcodes
 
 HERE = Path(__file__).parent
 

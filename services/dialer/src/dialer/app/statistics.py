@@ -17,15 +17,18 @@ watermark is missed: a negligible loss for estimators with a memory of hundreds 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dialer.adapters.db import calls
 from dialer.domain.pacing_estimators import CampaignStatistics
+
+Sample = TypeVar("Sample")
 
 _HUMAN = and_(calls.c.answered_at.is_not(None), func.coalesce(calls.c.outcome, "") != "machine")
 _NON_LIVE = and_(calls.c.ended_at.is_not(None),
@@ -85,7 +88,7 @@ class StatisticsBook:
 
     async def _since(self, session: AsyncSession, tenant_id: str, campaign_id: str,
                      condition: Any, at: Any, watermark: datetime | None,
-                     measure: Any) -> tuple[list[float], datetime | None]:
+                     measure: Callable[[Any], Sample]) -> tuple[list[Sample], datetime | None]:
         """Samples of calls matching ``condition`` with ``at`` after ``watermark`` (the
         most recent ``rebuild_calls`` when there is none yet), oldest first."""
         query = (select(calls.c.dialed_at, calls.c.answered_at, calls.c.ended_at,

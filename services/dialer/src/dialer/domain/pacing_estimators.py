@@ -222,7 +222,7 @@ class OutlookTables:
                            (-1.0, self.wrap_time.bin_width, self.wrapping_free)]
             fused = _FusedTable.stack([*tables, (1.0, self.ring_bin_width, self.call_answered)])
             self._fused[(busy, phases)] = fused
-        populations = [busy_elapsed] if busy else []
+        populations: list[FloatArray | None] = [busy_elapsed] if busy else []
         if phases:
             populations += [talk_elapsed, wrap_elapsed]
         return fused.sum([*populations, ring_elapsed])

@@ -88,7 +88,8 @@ class PipelineOutlook:
         """
         tables = statistics.outlook_tables(grace, points)
         balance = tables.balance(busy_elapsed, ring_elapsed, talk_elapsed, wrap_elapsed)
-        offset, noise = waiting_answers - idle_agents - 0.5, 1e-3
+        offset: float | FloatArray = waiting_answers - idle_agents - 0.5
+        noise: float | FloatArray = 1e-3
         if answer_rate:
             later = answer_rate * tables.answer_lead
             offset, noise = later + offset, later + noise
