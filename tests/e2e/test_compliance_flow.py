@@ -1,5 +1,6 @@
-"""Compliance through the real services: a DNC request while a lead sits cleared in the
-dialer's hopper, and a lead outside its calling window dialed once the window opens.
+"""Compliance through the real services: a DNC request and a consent revocation while a
+lead sits cleared in the dialer's hopper, and a lead outside its calling window dialed
+once the window opens.
 
 The platform clock starts at a New York weekday 14:00 (04:00 the next morning in Tokyo).
 An operator imports a fresh US-DNC registry copy first (no waiver):
@@ -11,6 +12,10 @@ An operator imports a fresh US-DNC registry copy first (no waiver):
 2. a Tokyo lead is blocked by the Japanese calling hours with its earliest callable
    instant (09:00 JST); every service's clock then jumps to just after that instant, and
    the lead is screened again, cleared and dialed — not before.
+
+And a campaign that needs consent: a lead cleared on its consent waits in the hopper, the
+consent is revoked, and the dialer gives the lead back at once (not when its clearance
+lapses); screened again it is blocked ``consent.missing``, closed, never dialed.
 """
 
 from __future__ import annotations
@@ -167,3 +172,72 @@ async def _has(items: Any) -> bool:
 
 async def _at_least(value: Any, n: int) -> bool:
     return int(await value) >= n
+
+
+CONSENT_NUMBER = "+12125550188"
+
+
+async def test_consent_revoked_while_the_lead_waits_in_the_hopper(platform: Platform) -> None:
+    """A campaign that needs consent: the lead is cleared on its consent and waits in the
+    hopper (no agent); the consent is revoked; the dialer gives the lead back at once, it is
+    screened again, blocked ``consent.missing`` and closed, and never dialed."""
+    h = bearer(TENANT)
+    leads, dialer, compliance = (platform.clients[n] for n in ("leads", "dialer", "compliance"))
+    await platform.import_us_registry([REGISTERED_NUMBER])
+    lst = await _ok(await leads.post("/v1/lists", json={"name": "opt-in"}, headers=h), "list")
+    campaign = await _ok(await dialer.post("/v1/campaigns", headers=h, json={
+        "name": "opt-in", "list_ids": [lst["list_id"]], "dial_mode": "progressive",
+        "requires_consent": True, "caller_id": CALLER_ID,
+        "abandon_message": "This is Kumo Insurance; to stop our calls press 9 or call 212 555 0100."}),
+        "campaign")
+    campaign_id = campaign["campaign_id"]
+    granted = platform.services["compliance"].runtime.clock.now() - timedelta(days=1)
+    consent = await _ok(await compliance.post("/v1/consents", headers=h, json={
+        "phone": CONSENT_NUMBER, "campaign_id": campaign_id, "granted_at": granted.isoformat(),
+        "source": "web_form"}), "consent")
+    await _ok(await leads.post(f"/v1/lists/{lst['list_id']}/imports", headers=h, json={
+        "default_country": "US", "leads": [{"phone": CONSENT_NUMBER}]}), "import")
+    await _ok(await dialer.post(f"/v1/campaigns/{campaign_id}/start", headers=h), "start")
+
+    async def lead_id() -> str | None:
+        return next((e["lead_id"] for e in by_type(await platform.events("leads", TENANT),
+                                                    "lead.imported.v1")
+                     if e["phone_e164"] == CONSENT_NUMBER), None)
+
+    await wait_for(lambda: _has(lead_id()), timeout_s=30, what="the import")
+    lead = await lead_id()
+
+    async def decisions() -> list[dict[str, Any]]:
+        return [d for d in by_type(await platform.events("compliance", TENANT),
+                                   "compliance.decided.v1")
+                if d["lead_id"] == lead and not {r["rule_id"] for r in d["reasons"]} & RETRY_BLOCKS]
+
+    async def hopper_depth() -> int:
+        r = await dialer.get(f"/v1/campaigns/{campaign_id}/status", headers=h)
+        return int(r.json()["hopper_depth"])
+
+    await wait_for(lambda: _has(decisions()), timeout_s=60, what="the lead's decision")
+    (first,) = await decisions()
+    assert first["outcome"] == "cleared", first["reasons"]
+    assert "consent.present" in {r["rule_id"] for r in first["reasons"]}
+    await wait_for(lambda: _at_least(hopper_depth(), 1), timeout_s=30, what="lead in hopper")
+
+    await _ok(await compliance.post(f"/v1/consents/{consent['consent_id']}/revoke", headers=h,
+                                    json={"reason": "asked on the phone"}), "revoke")
+
+    async def closed() -> bool:
+        r = await leads.get(f"/v1/leads/{lead}", headers=h)
+        return bool(r.json()["status"] == "closed")
+
+    await wait_for(closed, timeout_s=60, what="the lead closed after the revocation")
+    returned = [e for e in by_type(await platform.events("leads", TENANT), "lead.returned.v1")
+                if e["lead_id"] == lead]
+    assert [e["reason"] for e in returned] == ["clearance_expired"]
+    outcomes = [(d["outcome"], {r["rule_id"] for r in d["reasons"]}) for d in await decisions()]
+    assert [o for o, _ in outcomes] == ["cleared", "blocked"], outcomes
+    assert "consent.missing" in outcomes[-1][1], outcomes
+    assert (await _ok(await leads.get(f"/v1/leads/{lead}", headers=h), "lead"))[
+        "closed_reason"] == "consent.missing"
+    assert await hopper_depth() == 0
+    assert not [c for c in by_type(await platform.events("calls", TENANT), "call.dialed.v1")
+                if c["lead_id"] == lead]

@@ -119,6 +119,8 @@ async def test_consents_api_and_consent_required_screening(start_compliance: Any
         assert all(e.tenantid == "acme" for e in found)
         assert found[0].data["phone_e164"] == NUMBER
         assert found[1].data["reason"] == "asked by email"
+        # The revocation carries the number and scope: the dialer pulls matching leads.
+        assert (found[1].data["phone_e164"], found[1].data["campaign_id"]) == (NUMBER, "c-opt-in")
 
 
 async def test_a_concurrent_revoke_returns_the_stored_revocation(database_url: str) -> None:

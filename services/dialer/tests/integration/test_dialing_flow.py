@@ -7,18 +7,22 @@ Kafka-driven service is covered by test_service.py.
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import func, select
 
+from common.consumer import ConsumedEvent
 from common.db import core_metadata
-from common.events.catalog import DncEntryAddedV1, DncEntryRemovedV1
-from dialer.adapters.db import agents, calls, hopper, metadata
+from common.events import build_envelope
+from common.events.catalog import ConsentRevokedV1, DncEntryAddedV1, DncEntryRemovedV1
+from dialer.adapters.db import agents, calls, consent_revocations, hopper, metadata
 from dialer.adapters.telephony import Progress
 from dialer.domain.campaign import CampaignCommand
+
+from .conftest import cleared
 
 PHONE = "+13125550142"
 
@@ -78,6 +82,74 @@ async def test_dnc_addition_after_clearance_pulls_the_lead_from_the_hopper(diale
     await dialer.deliver(dialer.hopper.on_dnc_events, dnc(PHONE, dialer.clock.now()))
     returned = await dialer.events("lead.returned")
     assert [(e["lead_id"], e["reason"]) for e in returned] == [("lead-1", "dnc"), ("lead-2", "dnc")]
+    assert await hopper_depth(dialer) == 1
+
+
+def revoked(consent_id: str, at: datetime, phone: str | None = PHONE,
+            campaign_id: str | None = None) -> ConsentRevokedV1:
+    return ConsentRevokedV1(consent_id=consent_id, revoked_at=at, phone_e164=phone,
+                            campaign_id=campaign_id)
+
+
+async def test_consent_revocation_pulls_the_numbers_leads_from_the_hopper(dialer: Any) -> None:
+    camp = await dialer.campaign()
+    other = await dialer.campaign()
+    await dialer.clear(camp, "lead-1", PHONE)
+    await dialer.clear(other, "lead-2", PHONE)
+    await dialer.clear(camp, "lead-3", "+13125550199")
+    now = dialer.clock.now()
+    # Another tenant's revocation of the same number, and an old event without the
+    # number, touch nothing here.
+    await dialer.deliver(dialer.hopper.on_compliance_events, revoked("c-0", now),
+                         tenant="globex")
+    await dialer.deliver(dialer.hopper.on_compliance_events, revoked("c-1", now, phone=None))
+    assert await dialer.events("lead.returned") == []
+    # A consent scoped to one campaign: that campaign's lead for the number goes back.
+    await dialer.deliver(dialer.hopper.on_compliance_events,
+                         revoked("c-2", now, campaign_id=camp))
+    returned = await dialer.events("lead.returned")
+    assert [(e["lead_id"], e["reason"]) for e in returned] == [("lead-1", "clearance_expired")]
+    # A consent for every campaign: the other campaign's lead too; replaying changes nothing.
+    for _ in range(2):
+        await dialer.deliver(dialer.hopper.on_compliance_events, revoked("c-3", now))
+    returned = await dialer.events("lead.returned")
+    assert [(e["lead_id"], e["reason"]) for e in returned] == [
+        ("lead-1", "clearance_expired"), ("lead-2", "clearance_expired")]
+    assert await hopper_depth(dialer) == 1
+    kept = await dialer.txn(lambda s: s.execute(
+        select(consent_revocations.c.tenant_id, consent_revocations.c.consent_id)
+        .order_by(consent_revocations.c.tenant_id, consent_revocations.c.consent_id)))
+    assert [tuple(r) for r in kept] == [("acme", "c-2"), ("acme", "c-3"), ("globex", "c-0")]
+
+
+async def test_a_clearance_decided_before_a_seen_revocation_is_given_back(dialer: Any) -> None:
+    """The decision and the revocation travel on different partitions: the decision may
+    arrive after the revocation it predates. It is given back, never queued or dialed; one
+    decided after the revocation (compliance knew of it) is queued."""
+    camp = await dialer.campaign()
+    other = await dialer.campaign()
+    await dialer.agent("a1", "ready", [camp, other])
+    at = dialer.clock.now()
+    revocation = build_envelope(revoked("c-1", at, campaign_id=camp), tenant_id="acme",
+                                source="/test")
+
+    def decision(campaign: str, lead: str, seconds: float) -> ConsumedEvent:
+        envelope = build_envelope(cleared(campaign, lead, PHONE, at), tenant_id="acme",
+                                  source="/test")
+        return ConsumedEvent(envelope.model_copy(
+            update={"time": revocation.time + timedelta(seconds=seconds)}), "t", 0, 0)
+
+    await dialer.txn(lambda s: dialer.hopper.on_compliance_events(
+        s, [ConsumedEvent(revocation, "t", 0, 0)]))
+    await dialer.txn(lambda s: dialer.hopper.on_compliance_events(s, [
+        decision(camp, "lead-1", -1.0),  # decided before: given back
+        decision(other, "lead-2", -1.0)]))  # another campaign, outside the scope: queued
+    returned = await dialer.events("lead.returned")
+    assert [(e["lead_id"], e["reason"]) for e in returned] == [("lead-1", "clearance_expired")]
+    assert len(await dialer.loop.dial()) == 1
+    assert [e["lead_id"] for e in await dialer.events("call.dialed")] == ["lead-2"]
+    await dialer.txn(lambda s: dialer.hopper.on_compliance_events(
+        s, [decision(camp, "lead-1", 1.0)]))  # re-screened after the revocation
     assert await hopper_depth(dialer) == 1
 
 

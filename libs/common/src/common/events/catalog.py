@@ -211,11 +211,20 @@ class ConsentRevokedV1(EventPayload):
     event_type = "callcenter.compliance.consent_revoked.v1"
     topic = Topic.COMPLIANCE
     key_field = "consent_id"
-    summary = "A recorded consent was revoked: calls relying on it stop at revoked_at."
+    summary = (
+        "A recorded consent was revoked: calls relying on it stop at revoked_at; the dialer "
+        "gives back the number's cleared leads still waiting to be dialed, for re-screening."
+    )
 
     consent_id: str
     revoked_at: AwareDatetime
     reason: str | None = None
+    phone_e164: str | None = Field(
+        None, description="the number the consent covered, personal data (null in events "
+        "written before it was carried)")
+    campaign_id: str | None = Field(
+        None, description="the consent's campaign scope; null: every campaign (or, with a "
+        "null phone_e164, not carried)")
 
 
 class DncEntryAddedV1(EventPayload):

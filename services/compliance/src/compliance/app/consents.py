@@ -87,7 +87,9 @@ async def revoke_consent(
     try:
         await store.append(session, tenant_id=tenant_id, stream_id=consent_stream_id(consent_id),
                            expected_version=1, payloads=[ConsentRevokedV1(
-                               consent_id=consent_id, revoked_at=at, reason=reason)])
+                               consent_id=consent_id, revoked_at=at, reason=reason,
+                               phone_e164=current.phone_e164,
+                               campaign_id=current.campaign_id)])
     except ConcurrencyError:
         return await _concurrent_revocation(session, store, tenant_id, consent_id, current)
     await session.execute(

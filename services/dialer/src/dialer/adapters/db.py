@@ -84,6 +84,19 @@ dnc_entries = Table(
     Column("added_at", UTCDateTime, nullable=False),
 )
 
+# Consent revocations (compliance topic), kept to refuse clearances decided before them.
+consent_revocations = Table(
+    "consent_revocations",
+    metadata,
+    Column("tenant_id", String(64), primary_key=True),
+    Column("consent_id", String(64), primary_key=True),
+    Column("phone_e164", String(32), nullable=False),
+    Column("campaign_id", String(64), nullable=True),  # null: every campaign
+    Column("recorded_at", UTCDateTime, nullable=False),  # when compliance recorded it
+)
+Index("ix_consent_revocations_phone", consent_revocations.c.tenant_id,
+      consent_revocations.c.phone_e164)
+
 agents = Table(
     "agents",
     metadata,

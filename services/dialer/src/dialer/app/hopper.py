@@ -1,8 +1,9 @@
 """The hopper: cleared leads waiting to be dialed, the DNC projection, and returns.
 
-Consumers: ``compliance`` (cleared decisions fill the hopper) and ``dnc`` (the tenant's
-DNC entries; an addition takes matching leads out of the hopper at once). A lead that
-leaves the hopper without being dialed goes back to leads as ``LeadReturnedV1``.
+Consumers: ``compliance`` (cleared decisions fill the hopper; a consent revocation takes
+the number's leads out of it at once and refuses clearances decided before it) and ``dnc``
+(the tenant's DNC entries; an addition takes matching leads out of the hopper at once). A
+lead that leaves the hopper without being dialed goes back to leads as ``LeadReturnedV1``.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, delete, func, insert, select
@@ -22,16 +23,21 @@ from common.clock import Clock
 from common.consumer import ConsumedEvent
 from common.events.catalog import (
     ComplianceDecidedV1,
+    ConsentRevokedV1,
     DncEntryAddedV1,
     DncEntryRemovedV1,
     LeadReturnedV1,
 )
 from common.eventstore import EventStore
-from dialer.adapters.db import campaigns, dnc_entries, hopper
+from dialer.adapters.db import campaigns, consent_revocations, dnc_entries, hopper
 from dialer.domain.campaign import CampaignState
 from dialer.domain.dialing import ReturnReason, dnc_list_applies
 
 log = logging.getLogger(__name__)
+
+# How long a seen revocation is kept to refuse clearances decided before it: far beyond a
+# clearance's life (KADEN_CLEARANCE_MAX_S, 15 min) plus any consumer lag worth waiting for.
+REVOCATION_MEMORY = timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -153,20 +159,35 @@ class Hopper:
     async def on_compliance_events(self, session: AsyncSession,
                                    events: Sequence[ConsumedEvent]) -> None:
         """Put cleared leads of running or paused campaigns in the hopper; give leads of
-        stopped (or never started) campaigns back; ignore blocked decisions."""
-        cleared = [(e.envelope.tenantid, p) for e in events
-                   if isinstance(p := e.payload(), ComplianceDecidedV1) and p.outcome == "cleared"]
+        stopped (or never started) campaigns back; ignore blocked decisions. A consent
+        revocation gives the number's hopper leads back, and a clearance decided before a
+        revocation that covers it is given back instead of queued (``clearance_expired``:
+        leads has them screened again, which now sees the revocation)."""
+        parsed = [(e.envelope, e.payload()) for e in events]
+        now = self.clock.now()
+        await self._on_revocations(session, [(env.tenantid, env.time, p) for env, p in parsed
+                                             if isinstance(p, ConsentRevokedV1)], now)
+        cleared = [(env.tenantid, p) for env, p in parsed
+                   if isinstance(p, ComplianceDecidedV1) and p.outcome == "cleared"]
         if not cleared:
             return
-        now = self.clock.now()
+        revoked = await self._revoked_after(session, [
+            (env.tenantid, env.time, p) for env, p in parsed
+            if isinstance(p, ComplianceDecidedV1) and p.outcome == "cleared"])
         states = await self._campaign_states(session, {(t, p.campaign_id) for t, p in cleared})
         queued: set[tuple[str, str, str]] = await self._already_queued(session, cleared)
         rows: list[dict[str, Any]] = []
         returns: list[LeadRef] = []
+        returns_expired: list[LeadRef] = []
         for tenant, p in cleared:
             state = states.get((tenant, p.campaign_id))
             key = (tenant, p.campaign_id, p.lead_id)
-            if state is None:
+            if p.decision_id in revoked:
+                log.info("cleared decision %s predates a consent revocation for its number: "
+                         "lead %s given back", p.decision_id, p.lead_id)
+                returns_expired.append(LeadRef(tenant, p.campaign_id, p.lead_id, p.list_id,
+                                               p.attempt))
+            elif state is None:
                 log.warning("cleared decision %s for unknown campaign %s: ignored",
                             p.decision_id, p.campaign_id)
             elif p.valid_until is None:
@@ -189,6 +210,57 @@ class Hopper:
             await self._warn_over_cap(session, {(r["tenant_id"], r["campaign_id"]) for r in rows})
         for ref in returns:
             await self.emit_return(session, ref, ReturnReason.CAMPAIGN_STOPPED, now)
+        for ref in returns_expired:
+            await self.emit_return(session, ref, ReturnReason.CLEARANCE_EXPIRED, now)
+
+    async def _on_revocations(self, session: AsyncSession,
+                              revocations: Sequence[tuple[str, datetime, ConsentRevokedV1]],
+                              now: datetime) -> None:
+        """Remember each revocation (when compliance recorded it) and give back the
+        number's hopper leads in its scope, fail-closed: every campaign of the scope, also
+        one that does not need the consent (leads has them screened again at once). A
+        revocation written before events carried the number cannot be matched (logged)."""
+        for tenant, recorded_at, p in revocations:
+            if p.phone_e164 is None:
+                log.warning("consent %s revoked without its number (an older event): "
+                            "hopper leads cannot be matched", p.consent_id)
+                continue
+            await session.execute(delete(consent_revocations).where(
+                consent_revocations.c.tenant_id == tenant,
+                (consent_revocations.c.consent_id == p.consent_id)
+                | (consent_revocations.c.recorded_at < now - REVOCATION_MEMORY)))
+            await session.execute(insert(consent_revocations).values(
+                tenant_id=tenant, consent_id=p.consent_id, phone_e164=p.phone_e164,
+                campaign_id=p.campaign_id, recorded_at=recorded_at))
+            query = select(hopper).where(hopper.c.tenant_id == tenant,
+                                         hopper.c.phone_e164 == p.phone_e164)
+            if p.campaign_id is not None:
+                query = query.where(hopper.c.campaign_id == p.campaign_id)
+            entries = (await session.execute(query)).all()
+            pulled = await self.give_back(session, entries, ReturnReason.CLEARANCE_EXPIRED, now)
+            log.info("consent %s revoked: %d hopper lead(s) given back for re-screening",
+                     p.consent_id, pulled)
+
+    async def _revoked_after(self, session: AsyncSession,
+                             cleared: Sequence[tuple[str, datetime, ComplianceDecidedV1]]
+                             ) -> set[str]:
+        """Ids of the clearances decided before a seen revocation that covers their number
+        and campaign (compliance could not have known of it)."""
+        refused: set[str] = set()
+        for tenant in {t for t, _, _ in cleared}:
+            mine = [(at, p) for t, at, p in cleared if t == tenant]
+            result = await session.execute(
+                select(consent_revocations.c.phone_e164, consent_revocations.c.campaign_id,
+                       consent_revocations.c.recorded_at)
+                .where(consent_revocations.c.tenant_id == tenant,
+                       consent_revocations.c.phone_e164.in_({p.phone_e164 for _, p in mine})))
+            seen: dict[str, list[tuple[str | None, datetime]]] = defaultdict(list)
+            for phone, campaign, recorded_at in result:
+                seen[phone].append((campaign, recorded_at))
+            refused.update(p.decision_id for at, p in mine if any(
+                at < recorded_at and campaign in (None, p.campaign_id)
+                for campaign, recorded_at in seen.get(p.phone_e164, ())))
+        return refused
 
     async def _campaign_states(self, session: AsyncSession,
                                keys: set[tuple[str, str]]) -> dict[tuple[str, str], str]:
