@@ -167,13 +167,12 @@ class Hopper:
         now = self.clock.now()
         await self._on_revocations(session, [(env.tenantid, env.time, p) for env, p in parsed
                                              if isinstance(p, ConsentRevokedV1)], now)
-        cleared = [(env.tenantid, p) for env, p in parsed
+        decided = [(env.tenantid, env.time, p) for env, p in parsed
                    if isinstance(p, ComplianceDecidedV1) and p.outcome == "cleared"]
-        if not cleared:
+        if not decided:
             return
-        revoked = await self._revoked_after(session, [
-            (env.tenantid, env.time, p) for env, p in parsed
-            if isinstance(p, ComplianceDecidedV1) and p.outcome == "cleared"])
+        cleared = [(tenant, p) for tenant, _, p in decided]
+        revoked = await self._predating_revocations(session, decided)
         states = await self._campaign_states(session, {(t, p.campaign_id) for t, p in cleared})
         queued: set[tuple[str, str, str]] = await self._already_queued(session, cleared)
         rows: list[dict[str, Any]] = []
@@ -241,9 +240,9 @@ class Hopper:
             log.info("consent %s revoked: %d hopper lead(s) given back for re-screening",
                      p.consent_id, pulled)
 
-    async def _revoked_after(self, session: AsyncSession,
-                             cleared: Sequence[tuple[str, datetime, ComplianceDecidedV1]]
-                             ) -> set[str]:
+    async def _predating_revocations(
+            self, session: AsyncSession,
+            cleared: Sequence[tuple[str, datetime, ComplianceDecidedV1]]) -> set[str]:
         """Ids of the clearances decided before a seen revocation that covers their number
         and campaign (compliance could not have known of it)."""
         refused: set[str] = set()
