@@ -176,16 +176,15 @@ class Hopper:
         states = await self._campaign_states(session, {(t, p.campaign_id) for t, p in cleared})
         queued: set[tuple[str, str, str]] = await self._already_queued(session, cleared)
         rows: list[dict[str, Any]] = []
-        returns: list[LeadRef] = []
-        returns_expired: list[LeadRef] = []
+        returns: list[tuple[LeadRef, ReturnReason]] = []
         for tenant, p in cleared:
             state = states.get((tenant, p.campaign_id))
             key = (tenant, p.campaign_id, p.lead_id)
+            ref = LeadRef(tenant, p.campaign_id, p.lead_id, p.list_id, p.attempt)
             if p.decision_id in revoked:
                 log.info("cleared decision %s predates a consent revocation for its number: "
                          "lead %s given back", p.decision_id, p.lead_id)
-                returns_expired.append(LeadRef(tenant, p.campaign_id, p.lead_id, p.list_id,
-                                               p.attempt))
+                returns.append((ref, ReturnReason.CLEARANCE_EXPIRED))
             elif state is None:
                 log.warning("cleared decision %s for unknown campaign %s: ignored",
                             p.decision_id, p.campaign_id)
@@ -202,20 +201,18 @@ class Hopper:
                                  "valid_until": p.valid_until, "decision_id": p.decision_id,
                                  "queued_at": now})
                 else:
-                    returns.append(LeadRef(tenant, p.campaign_id, p.lead_id, p.list_id,
-                                           p.attempt))
+                    returns.append((ref, ReturnReason.CAMPAIGN_STOPPED))
         if rows:
             await session.execute(insert(hopper), rows)
             await self._warn_over_cap(session, {(r["tenant_id"], r["campaign_id"]) for r in rows})
-        for ref in returns:
-            await self.emit_return(session, ref, ReturnReason.CAMPAIGN_STOPPED, now)
-        for ref in returns_expired:
-            await self.emit_return(session, ref, ReturnReason.CLEARANCE_EXPIRED, now)
+        for ref, reason in returns:
+            await self.emit_return(session, ref, reason, now)
 
     async def _on_revocations(self, session: AsyncSession,
                               revocations: Sequence[tuple[str, datetime, ConsentRevokedV1]],
                               now: datetime) -> None:
-        """Remember each revocation (when compliance recorded it) and give back the
+        """Remember each revocation (when compliance recorded it; older ones of the tenant
+        are forgotten after ``REVOCATION_MEMORY`` on that same time base) and give back the
         number's hopper leads in its scope, fail-closed: every campaign of the scope, also
         one that does not need the consent (leads has them screened again at once). A
         revocation written before events carried the number cannot be matched (logged)."""
@@ -227,7 +224,7 @@ class Hopper:
             await session.execute(delete(consent_revocations).where(
                 consent_revocations.c.tenant_id == tenant,
                 (consent_revocations.c.consent_id == p.consent_id)
-                | (consent_revocations.c.recorded_at < now - REVOCATION_MEMORY)))
+                | (consent_revocations.c.recorded_at < recorded_at - REVOCATION_MEMORY)))
             await session.execute(insert(consent_revocations).values(
                 tenant_id=tenant, consent_id=p.consent_id, phone_e164=p.phone_e164,
                 campaign_id=p.campaign_id, recorded_at=recorded_at))
